@@ -1,0 +1,2 @@
+//! Spec-driven mock server for event-reporting APIs.
+pub mod mongo;

@@ -1,0 +1,1 @@
+//! MongoDB query semantics (filter, sort, relaxed JSON) used by the MWS events API.
