@@ -1,0 +1,683 @@
+//! Moab Web Services, Events API (seed 004): `GET/POST /rest/events`, `GET /rest/events/{id}`.
+//!
+//! Order of checks, as MWS's servlet filters apply them: authentication (401), resource (404),
+//! method (405), permission (403), parameters and api-version (400), then the operation.
+
+pub mod dates;
+pub mod events_log;
+pub mod render;
+pub mod rules;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use http::{header, HeaderValue, Method, StatusCode};
+use serde_json::{json, Map, Value};
+
+use crate::config::{MockConfig, TotalCount, User};
+use crate::core::{
+    basic_credentials, is_json_media_type, json_response, media_type, param, query_pairs,
+    text_response, Api, BodyTooLarge, Ctx, Request, Response,
+};
+use crate::mongo::{parse_relaxed_json, Filter, SortSpec};
+use crate::spec::{self, LoadedSpec, SpecError};
+
+use dates::{format_mws_date, parse_mws_date, Zone};
+use events_log::EventsLog;
+use render::{project_exclude, project_include, render, FieldTree, View};
+use rules::Rules;
+
+pub const API_ID: &str = "mws-events";
+
+/// Stored events in insertion order (MongoDB's natural order), indexed by id.
+#[derive(Default)]
+struct EventStore {
+    events: Vec<Value>,
+    by_id: HashMap<String, usize>,
+}
+
+impl EventStore {
+    fn insert(&mut self, id: String, event: Value) {
+        self.by_id.insert(id, self.events.len());
+        self.events.push(event);
+    }
+
+    fn get(&self, id: &str) -> Option<&Value> {
+        self.by_id.get(id).and_then(|&i| self.events.get(i))
+    }
+}
+
+pub struct MwsApi {
+    spec: Arc<LoadedSpec>,
+    rules: Rules,
+    users: Vec<User>,
+    permission: String,
+    base_paths: Vec<String>,
+    storage_zone: Zone,
+    total_count: TotalCount,
+    body_limit: usize,
+    max_events: usize,
+    store: RwLock<EventStore>,
+    log: EventsLog,
+}
+
+enum Route<'a> {
+    Collection,
+    Item(&'a str),
+}
+
+/// An error answer in MWS's envelope, before it is rendered.
+struct MwsError {
+    kind: &'static str,
+    values: Vec<(&'static str, String)>,
+    /// Replaces the kind's messages (validation lists every violation).
+    messages: Option<Vec<String>>,
+}
+
+impl MwsError {
+    fn new(kind: &'static str) -> Self {
+        Self {
+            kind,
+            values: Vec::new(),
+            messages: None,
+        }
+    }
+
+    fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.values.push((name, value.into()));
+        self
+    }
+
+    fn invalid_param(name: &str, detail: impl Into<String>) -> Self {
+        Self::new("invalid_parameter")
+            .with("param", name)
+            .with("detail", detail)
+    }
+}
+
+type MwsResult<T> = Result<T, MwsError>;
+
+impl MwsApi {
+    pub fn new(config: &MockConfig) -> Result<Self, SpecError> {
+        let spec = spec::load(API_ID)?;
+        let rules = Rules::from_spec(&spec)?;
+        let cfg = &config.mws;
+        let spec_file = || format!("{API_ID}/spec.json");
+        let storage_zone =
+            Zone::parse(&rules.date_format.storage_zone).ok_or_else(|| SpecError::Invalid {
+                file: spec_file(),
+                message: format!("unknown storage zone '{}'", rules.date_format.storage_zone),
+            })?;
+        let log = EventsLog::new(
+            rules.events_log.clone(),
+            cfg.events_log_zone.as_deref(),
+            cfg.events_log_path.as_deref(),
+        )
+        .map_err(|message| SpecError::Invalid {
+            file: "mock configuration".into(),
+            message,
+        })?;
+        let permission = spec
+            .spec
+            .auth
+            .iter()
+            .find_map(|a| a.get("permission").and_then(Value::as_str))
+            .unwrap_or("events")
+            .to_owned();
+        let mut base_paths = vec![spec.spec.base_path.clone()];
+        base_paths.extend(spec.spec.alternate_base_paths.iter().cloned());
+        Ok(Self {
+            total_count: cfg.total_count.unwrap_or(rules.list.total_count),
+            body_limit: cfg.max_body_bytes.unwrap_or(rules.limits.max_body_bytes),
+            max_events: cfg.max_events,
+            users: cfg.users.clone(),
+            permission,
+            base_paths,
+            storage_zone,
+            store: RwLock::default(),
+            log,
+            rules,
+            spec,
+        })
+    }
+
+    pub fn spec(&self) -> &LoadedSpec {
+        &self.spec
+    }
+
+    /// Number of stored events.
+    pub fn len(&self) -> usize {
+        self.read_store().events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The events.log lines written so far (bounded), oldest first.
+    pub fn events_log_text(&self) -> String {
+        self.log.recent_text()
+    }
+
+    /// Store events as they would sit in MWS's database (v3 names, may carry the fields removed
+    /// in v3). Missing ids are assigned; dates are normalised to the storage zone.
+    pub fn seed(&self, events: Vec<Value>, ctx: &Ctx<'_>) -> Result<Vec<String>, String> {
+        let mut prepared = Vec::with_capacity(events.len());
+        for (i, event) in events.into_iter().enumerate() {
+            let Value::Object(mut event) = event else {
+                return Err(format!("item {i} is not an object"));
+            };
+            for field in &self.rules.date_format.fields {
+                if let Some(Value::String(text)) = event.get(field) {
+                    let at = parse_mws_date(text)
+                        .ok_or_else(|| format!("item {i}: {field} '{text}' is not an MWS date"))?;
+                    event.insert(
+                        field.clone(),
+                        Value::String(format_mws_date(at, &self.storage_zone)),
+                    );
+                }
+            }
+            let id = match event.get("id").and_then(Value::as_str) {
+                Some(id) => id.to_owned(),
+                None => {
+                    let id = ctx.ids.object_id(ctx.clock.now());
+                    event.insert("id".into(), Value::String(id.clone()));
+                    id
+                }
+            };
+            prepared.push((id, Value::Object(event)));
+        }
+        let mut store = self.write_store();
+        if store.events.len() + prepared.len() > self.max_events {
+            return Err(format!(
+                "the store holds at most {} events",
+                self.max_events
+            ));
+        }
+        let ids = prepared.iter().map(|(id, _)| id.clone()).collect();
+        for (id, event) in prepared {
+            store.insert(id, event);
+        }
+        Ok(ids)
+    }
+
+    fn read_store(&self) -> std::sync::RwLockReadGuard<'_, EventStore> {
+        self.store.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_store(&self) -> std::sync::RwLockWriteGuard<'_, EventStore> {
+        self.store.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn error_response(&self, err: MwsError) -> Response {
+        let Some(kind) = self.spec.error_kind(err.kind) else {
+            // A kind missing from the spec is a bug in the spec; still answer in MWS's shape.
+            return json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"messages": ["A problem occurred while processing the request", format!("error kind '{}' is not in the spec", err.kind)]}),
+                false,
+            );
+        };
+        let messages: Vec<String> = match err.messages {
+            Some(m) => m,
+            None => {
+                let values: Vec<(&str, &str)> =
+                    err.values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                kind.messages
+                    .iter()
+                    .map(|t| spec::render_template(t, &values))
+                    .filter(|m| !m.trim().is_empty())
+                    .collect()
+            }
+        };
+        let status = StatusCode::from_u16(kind.status).unwrap_or(StatusCode::BAD_REQUEST);
+        json_response(status, &json!({ "messages": messages }), false)
+    }
+
+    /// Version from the `api-version` parameter (required; `latest` is an alias).
+    fn version(&self, pairs: &[(String, String)]) -> MwsResult<i64> {
+        let Some(versioning) = &self.spec.spec.versioning else {
+            return Ok(3);
+        };
+        match param(pairs, &versioning.query_param) {
+            None if versioning.required => Err(MwsError::new("missing_api_version")),
+            None => Ok(versioning.current),
+            Some(raw) => versioning
+                .resolve(raw)
+                .ok_or_else(|| MwsError::new("unsupported_api_version").with("version", raw)),
+        }
+    }
+
+    fn is_legacy(&self, version: i64) -> bool {
+        self.rules.renames.legacy_versions.contains(&version)
+    }
+
+    fn dispatch(&self, req: &Request, ctx: &Ctx<'_>, route: Route<'_>) -> MwsResult<Response> {
+        let pairs = query_pairs(req.uri().query())
+            .map_err(|name| MwsError::invalid_param(&name, "the value is not valid UTF-8"))?;
+        let version = self.version(&pairs)?;
+        let pretty = param(&pairs, &self.rules.projection.pretty_param) == Some("true");
+        match (req.method(), route) {
+            (&Method::GET, Route::Collection) => {
+                let body = self.list(&pairs, version)?;
+                Ok(json_response(StatusCode::OK, &body, pretty))
+            }
+            (&Method::GET, Route::Item(id)) => {
+                let store = self.read_store();
+                let stored = store
+                    .get(id)
+                    .ok_or_else(|| MwsError::new("not_found").with("id", id))?;
+                let view = if self.is_legacy(version) {
+                    View::Legacy
+                } else {
+                    View::Current
+                };
+                let event = self.project(render(stored, view, &self.rules), &pairs);
+                Ok(json_response(StatusCode::OK, &event, pretty))
+            }
+            (&Method::POST, Route::Collection) => self.create(req, ctx, version, pretty),
+            // Methods are checked against the spec's operations before dispatch.
+            _ => Err(MwsError::new("method_not_allowed")),
+        }
+    }
+
+    fn list(&self, pairs: &[(String, String)], version: i64) -> MwsResult<Value> {
+        let q = &self.rules.query;
+        let legacy = self.is_legacy(version);
+        let filter = match param(pairs, &q.query_param) {
+            Some(text) => {
+                let mut query = self.parse_param_json(&q.query_param, text)?;
+                if !query.is_object() {
+                    return Err(MwsError::invalid_param(
+                        &q.query_param,
+                        "the query must be a JSON object",
+                    ));
+                }
+                if legacy {
+                    self.rename_query_keys(&mut query);
+                }
+                Some(
+                    Filter::parse_with(&query, &|field: &str, operand: &Value| {
+                        self.normalise_operand(field, operand)
+                    })
+                    .map_err(|e| MwsError::invalid_param(&q.query_param, e.to_string()))?,
+                )
+            }
+            None => None,
+        };
+        let sort = match param(pairs, &q.sort_param) {
+            Some(text) => {
+                let mut sort = self.parse_param_json(&q.sort_param, text)?;
+                if legacy {
+                    self.rename_query_keys(&mut sort);
+                }
+                Some(
+                    SortSpec::parse(&sort)
+                        .map_err(|e| MwsError::invalid_param(&q.sort_param, e.to_string()))?,
+                )
+            }
+            None => None,
+        };
+        let max = self.count_param(pairs, &q.max_param)?;
+        let offset = self.count_param(pairs, &q.offset_param)?.unwrap_or(0);
+
+        let store = self.read_store();
+        let mut matched: Vec<&Value> = match &filter {
+            Some(f) => store.events.iter().filter(|e| f.matches(e)).collect(),
+            None => store.events.iter().collect(),
+        };
+        let total = match self.total_count {
+            TotalCount::Matching => matched.len(),
+            TotalCount::All => store.events.len(),
+        };
+        if let Some(sort) = &sort {
+            sort.sort(&mut matched);
+        }
+        // MongoDB's limit(0) means no limit.
+        let take = max.filter(|&m| m > 0).unwrap_or(usize::MAX);
+        let view = if legacy { View::Legacy } else { View::Current };
+        let results: Vec<Value> = matched
+            .into_iter()
+            .skip(offset)
+            .take(take)
+            .map(|e| self.project(render(e, view, &self.rules), pairs))
+            .collect();
+        let l = &self.rules.list;
+        let mut envelope = Map::new();
+        envelope.insert(l.total_field.clone(), json!(total));
+        envelope.insert(l.count_field.clone(), json!(results.len()));
+        envelope.insert(l.items_field.clone(), Value::Array(results));
+        Ok(Value::Object(envelope))
+    }
+
+    /// `query` and `sort` are Mongo-shell relaxed JSON (unquoted keys), bounded in depth.
+    fn parse_param_json(&self, name: &str, text: &str) -> MwsResult<Value> {
+        parse_relaxed_json(text, self.rules.query.max_depth)
+            .map_err(|e| MwsError::invalid_param(name, e))
+    }
+
+    fn count_param(&self, pairs: &[(String, String)], name: &str) -> MwsResult<Option<usize>> {
+        match param(pairs, name) {
+            None => Ok(None),
+            Some(raw) => raw.trim().parse::<usize>().map(Some).map_err(|_| {
+                MwsError::invalid_param(name, format!("'{raw}' is not a non-negative integer"))
+            }),
+        }
+    }
+
+    /// Date operands in any zone compare against stored UTC dates as the same instant.
+    fn normalise_operand(&self, field: &str, operand: &Value) -> Option<Value> {
+        if !self.rules.date_format.fields.iter().any(|f| f == field) {
+            return None;
+        }
+        let at = parse_mws_date(operand.as_str()?)?;
+        Some(Value::String(format_mws_date(at, &self.storage_zone)))
+    }
+
+    /// Old field names in a v1/v2 query or sort address the v3 names they were renamed to.
+    fn rename_query_keys(&self, value: &mut Value) {
+        let Value::Object(map) = value else {
+            return;
+        };
+        let renamed: Map<String, Value> = std::mem::take(map)
+            .into_iter()
+            .map(|(key, mut sub)| {
+                if matches!(key.as_str(), "$and" | "$or" | "$nor") {
+                    if let Value::Array(clauses) = &mut sub {
+                        clauses.iter_mut().for_each(|c| self.rename_query_keys(c));
+                    }
+                    return (key, sub);
+                }
+                let new_key = self
+                    .rules
+                    .renames
+                    .pairs()
+                    .find_map(|(current, legacy)| {
+                        if key == legacy {
+                            Some(current.to_owned())
+                        } else {
+                            key.strip_prefix(legacy)
+                                .filter(|rest| rest.starts_with('.'))
+                                .map(|rest| format!("{current}{rest}"))
+                        }
+                    })
+                    .unwrap_or(key);
+                (new_key, sub)
+            })
+            .collect();
+        *map = renamed;
+    }
+
+    fn project(&self, event: Value, pairs: &[(String, String)]) -> Value {
+        let p = &self.rules.projection;
+        let mut event = event;
+        if let Some(list) = param(pairs, &p.fields_param) {
+            let tree = FieldTree::parse(list);
+            if !tree.is_empty() {
+                event = project_include(&event, &tree);
+            }
+        }
+        if let Some(list) = param(pairs, &p.exclude_param) {
+            event = project_exclude(&event, &FieldTree::parse(list));
+        }
+        event
+    }
+
+    fn create(
+        &self,
+        req: &Request,
+        ctx: &Ctx<'_>,
+        version: i64,
+        pretty: bool,
+    ) -> MwsResult<Response> {
+        if let Some(too_large) = req.extensions().get::<BodyTooLarge>() {
+            return Err(
+                MwsError::new("payload_too_large").with("limit", too_large.limit.to_string())
+            );
+        }
+        if req.body().len() > self.body_limit {
+            return Err(
+                MwsError::new("payload_too_large").with("limit", self.body_limit.to_string())
+            );
+        }
+        if let Some(media) = media_type(req.headers()) {
+            if !is_json_media_type(&media) {
+                return Err(MwsError::new("unsupported_media_type").with("content_type", media));
+            }
+        }
+        let mut body: Value = serde_json::from_slice(req.body())
+            .map_err(|e| MwsError::new("malformed_body").with("detail", e.to_string()))?;
+        if self.is_legacy(version) {
+            if let Value::Object(map) = &mut body {
+                for (current, legacy) in self.rules.renames.pairs() {
+                    if let Some(v) = render::remove_path(map, legacy) {
+                        map.insert(current.to_owned(), v);
+                    }
+                }
+            }
+        }
+        let schema = self
+            .spec
+            .spec
+            .operations
+            .iter()
+            .find(|op| op.id == "createEvent")
+            .and_then(|op| op.request.as_ref())
+            .map(|r| r.schema.clone())
+            .unwrap_or_default();
+        let violations = self
+            .spec
+            .schemas
+            .violations(&schema, &body)
+            .map_err(|e| MwsError::new("internal").with("detail", e.to_string()))?;
+        if !violations.is_empty() {
+            let mut err = MwsError::new("validation");
+            err.messages = Some(violations.into_iter().map(|v| v.message).collect());
+            return Err(err);
+        }
+        let (id, stored) = self.to_stored(&body, ctx)?;
+        {
+            let mut store = self.write_store();
+            if store.events.len() >= self.max_events {
+                return Err(MwsError::new("internal").with(
+                    "detail",
+                    format!("the mock stores at most {} events", self.max_events),
+                ));
+            }
+            store.insert(id.clone(), stored.clone());
+        }
+        self.log.append(&stored);
+        let mut resp = json_response(
+            StatusCode::CREATED,
+            &render(&stored, View::Created, &self.rules),
+            pretty,
+        );
+        let location = format!("{}/rest/events/{id}", self.public_base(req, ctx));
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+        Ok(resp)
+    }
+
+    /// The stored form of a validated create body: known fields only, dates in the storage zone,
+    /// a new id and the storage artefacts (version, associated objects' _id/version).
+    fn to_stored(&self, body: &Value, ctx: &Ctx<'_>) -> MwsResult<(String, Value)> {
+        let schema = self
+            .spec
+            .schemas
+            .document("create-request.json")
+            .map_err(|e| MwsError::new("internal").with("detail", e.to_string()))?;
+        let known: Vec<&String> = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().collect())
+            .unwrap_or_default();
+        let id = ctx.ids.object_id(ctx.clock.now());
+        let mut stored = Map::new();
+        for key in known {
+            let Some(value) = body.get(key.as_str()) else {
+                continue;
+            };
+            let value = match value {
+                Value::String(text) if self.rules.date_format.fields.contains(key) => {
+                    parse_mws_date(text)
+                        .map(|at| Value::String(format_mws_date(at, &self.storage_zone)))
+                        .unwrap_or_else(|| value.clone())
+                }
+                Value::Array(items) if key == "associatedObjects" => Value::Array(
+                    items
+                        .iter()
+                        .map(|item| {
+                            self.with_artefacts(item, &self.rules.artefacts.associated_object)
+                        })
+                        .collect(),
+                ),
+                other => other.clone(),
+            };
+            stored.insert(key.clone(), value);
+        }
+        stored.insert("id".into(), Value::String(id.clone()));
+        for (key, value) in &self.rules.artefacts.event {
+            stored.insert(key.clone(), value.clone());
+        }
+        Ok((id, Value::Object(stored)))
+    }
+
+    /// Add artefact fields to a sub-object; `"{id}"` copies the object's own id.
+    fn with_artefacts(&self, item: &Value, artefacts: &Map<String, Value>) -> Value {
+        let Value::Object(item) = item else {
+            return item.clone();
+        };
+        let mut out = item.clone();
+        for (key, template) in artefacts {
+            let value = match template {
+                Value::String(t) if t == "{id}" => item.get("id").cloned().unwrap_or(Value::Null),
+                other => other.clone(),
+            };
+            out.insert(key.clone(), value);
+        }
+        Value::Object(out)
+    }
+
+    /// `scheme://host[:port]/base` of the request, for absolute URLs in answers.
+    fn public_base(&self, req: &Request, ctx: &Ctx<'_>) -> String {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| req.uri().authority().map(|a| a.to_string()))
+            .unwrap_or_else(|| "localhost".into());
+        format!("{}://{host}{}", ctx.public_scheme, ctx.base_path)
+    }
+}
+
+impl Api for MwsApi {
+    fn id(&self) -> &str {
+        API_ID
+    }
+
+    fn base_paths(&self) -> &[String] {
+        &self.base_paths
+    }
+
+    fn claims(&self, path: &str) -> bool {
+        path == "/rest" || path.starts_with("/rest/")
+    }
+
+    fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+
+    fn reset(&self) {
+        *self.write_store() = EventStore::default();
+        self.log.clear();
+    }
+
+    fn handle(&self, req: &Request, ctx: &Ctx<'_>) -> Response {
+        let user = basic_credentials(req.headers()).and_then(|(name, password)| {
+            self.users
+                .iter()
+                .find(|u| u.name == name && u.password == password)
+        });
+        let Some(user) = user else {
+            let mut resp = self.error_response(MwsError::new("unauthenticated"));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"MWS\""),
+            );
+            return resp;
+        };
+        let segments: Vec<&str> = ctx.path.split('/').filter(|s| !s.is_empty()).collect();
+        let route = match segments.as_slice() {
+            ["rest", "events"] => Route::Collection,
+            ["rest", "events", id] => Route::Item(id),
+            _ => return self.error_response(MwsError::new("unknown_path").with("path", ctx.path)),
+        };
+        let allowed: Vec<&str> = self
+            .spec
+            .spec
+            .operations
+            .iter()
+            .filter(|op| op.matches_path(ctx.path))
+            .map(|op| op.method.as_str())
+            .collect();
+        if !allowed.iter().any(|m| *m == req.method().as_str()) {
+            let mut resp = self.error_response(MwsError::new("method_not_allowed"));
+            if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+                resp.headers_mut().insert(header::ALLOW, v);
+            }
+            return resp;
+        }
+        if !user.may(&self.permission) {
+            return self.error_response(MwsError::new("forbidden"));
+        }
+        self.dispatch(req, ctx, route)
+            .unwrap_or_else(|err| self.error_response(err))
+    }
+
+    fn admin(&self, req: &Request, path: &str, ctx: &Ctx<'_>) -> Option<Response> {
+        match (req.method(), path) {
+            (&Method::GET, "events") => {
+                let store = self.read_store();
+                Some(json_response(
+                    StatusCode::OK,
+                    &Value::Array(store.events.clone()),
+                    false,
+                ))
+            }
+            (&Method::POST, "events") => Some(match serde_json::from_slice::<Value>(req.body()) {
+                Ok(Value::Array(events)) => match self.seed(events, ctx) {
+                    Ok(ids) => json_response(
+                        StatusCode::CREATED,
+                        &json!({"seeded": ids.len(), "ids": ids}),
+                        false,
+                    ),
+                    Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"error": e}), false),
+                },
+                Ok(_) => json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": "expected a JSON array of events"}),
+                    false,
+                ),
+                Err(e) => json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": e.to_string()}),
+                    false,
+                ),
+            }),
+            (&Method::DELETE, "events") => {
+                self.reset();
+                Some(json_response(
+                    StatusCode::OK,
+                    &json!({"reset": true}),
+                    false,
+                ))
+            }
+            (&Method::GET, "events-log") => {
+                Some(text_response(StatusCode::OK, self.events_log_text()))
+            }
+            _ => None,
+        }
+    }
+}
