@@ -1,1 +1,162 @@
-fn main() {}
+//! `cargo xtask <command>`: the project's entry points.
+//!
+//! - `conformance`: run the conformance suites (embedded mock by default, or `--target URL`).
+//! - `serve`: the standalone mock server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use event_harness::{load_suite, run_suite, Credentials, LiveTarget, SuiteReport, TargetKind};
+use event_mock::MockConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Conformance harness and mock server for event-reporting APIs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the conformance suites and print a verdict per requirement. Exits non-zero when a
+    /// documented requirement fails or a requirement has no scenario.
+    Conformance(ConformanceArgs),
+    /// Serve the mock until Ctrl-C.
+    Serve(event_mock::server::ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ConformanceArgs {
+    /// Only this API (repeatable); default: every API under specs/.
+    #[arg(long = "api")]
+    apis: Vec<String>,
+    /// Base URL of a live implementation of the API, e.g. https://host:8080/mws.
+    /// Default: the embedded mock.
+    #[arg(long)]
+    target: Option<String>,
+    /// Account on the target, as user:password.
+    #[arg(long, env = "CONFORMANCE_CREDENTIALS", hide_env_values = true)]
+    credentials: Option<String>,
+    /// An account that authenticates but lacks the API's permission (enables 403 checks).
+    #[arg(
+        long,
+        env = "CONFORMANCE_RESTRICTED_CREDENTIALS",
+        hide_env_values = true
+    )]
+    restricted_credentials: Option<String>,
+    /// The target also serves the mock's control plane at this URL (e.g. http://host:8080/__admin).
+    #[arg(long)]
+    admin_url: Option<String>,
+    /// Only these scenarios (repeatable).
+    #[arg(long = "scenario")]
+    scenarios: Vec<String>,
+    /// Also write a JUnit XML report here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Also write a Markdown report here.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// Also print each scenario's outcome.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Conformance(args) => runtime.block_on(conformance(args)),
+        Command::Serve(args) => runtime.block_on(args.run()).map(|()| true),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn credentials(text: Option<&str>, flag: &str) -> anyhow::Result<Option<Credentials>> {
+    text.map(|t| {
+        let (user, password) = t
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("{flag} must be user:password"))?;
+        Ok(Credentials::new(user, password))
+    })
+    .transpose()
+}
+
+async fn conformance(args: ConformanceArgs) -> anyhow::Result<bool> {
+    let apis = if args.apis.is_empty() {
+        event_mock::spec::api_ids()
+    } else {
+        args.apis.clone()
+    };
+    if args.target.is_some() && apis.len() != 1 {
+        anyhow::bail!(
+            "--target needs exactly one --api (known: {})",
+            event_mock::spec::api_ids().join(", ")
+        );
+    }
+    let kind = match &args.target {
+        None => TargetKind::Embedded(MockConfig::deterministic()),
+        Some(url) => TargetKind::Live(LiveTarget {
+            url: url.clone(),
+            credentials: credentials(args.credentials.as_deref(), "--credentials")?,
+            restricted: credentials(
+                args.restricted_credentials.as_deref(),
+                "--restricted-credentials",
+            )?,
+            admin_url: args.admin_url.clone(),
+        }),
+    };
+    let only = (!args.scenarios.is_empty()).then_some(args.scenarios.as_slice());
+    let width = terminal_width();
+    let mut reports: Vec<SuiteReport> = Vec::new();
+    for api in &apis {
+        let suite = load_suite(api).map_err(anyhow::Error::msg)?;
+        let report = run_suite(&suite, &kind, only).await;
+        if args.verbose {
+            for s in &report.scenarios {
+                println!("scenario {:<40} {:?}", s.name, s.outcome);
+            }
+        }
+        println!("{}", report.table(width));
+        reports.push(report);
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, event_harness::report::junit_document(&reports))?;
+    }
+    if let Some(path) = &args.markdown {
+        let text: String = reports
+            .iter()
+            .map(SuiteReport::markdown)
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(path, text)?;
+    }
+    Ok(!reports.iter().any(SuiteReport::is_failure))
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(140)
+}

@@ -1,0 +1,278 @@
+//! Evaluating a step's assertions against a response.
+
+use serde_json::Value;
+
+use crate::scenario::Assertion;
+
+/// What an assertion sees of a response.
+pub struct Observed<'a> {
+    pub body_json: Option<&'a Value>,
+    pub body_text: &'a str,
+    pub header: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// Check one assertion; `Err` explains the failure. `resolve` fills `{{vars}}` in expected values.
+pub fn check(
+    a: &Assertion,
+    seen: &Observed<'_>,
+    resolve: &dyn Fn(&Value) -> Value,
+) -> Result<(), String> {
+    let (label, target) = target_of(a, seen);
+    let target = match (&a.pluck, target) {
+        (Some(p), Some(Value::Array(items))) => Some(Value::Array(
+            items
+                .iter()
+                .map(|i| i.pointer(p).cloned().unwrap_or(Value::Null))
+                .collect(),
+        )),
+        (Some(_), Some(other)) => {
+            return Err(format!(
+                "{label}: pluck needs an array, got {}",
+                short(&other)
+            ))
+        }
+        (None, t) => t,
+        (Some(_), None) => None,
+    };
+    let label = match &a.pluck {
+        Some(p) => format!("{label}[*]{p}"),
+        None => label,
+    };
+    let fail = |msg: String| -> Result<(), String> {
+        Err(match &a.note {
+            Some(note) => format!("{label}: {msg} ({note})"),
+            None => format!("{label}: {msg}"),
+        })
+    };
+    // A reference like {"$pointer": "/x"} or {"$length": "/x"} compares against the same body.
+    let expected = |v: &Value| -> Value { resolve_reference(&resolve(v), seen.body_json) };
+
+    if a.absent {
+        if let Some(t) = &target {
+            return fail(format!("expected absent, found {}", short(t)));
+        }
+        return Ok(());
+    }
+    let Some(actual) = target else {
+        return fail("is missing".into());
+    };
+    if let Some(want) = &a.equals {
+        let want = expected(want);
+        if !json_eq(&actual, &want) {
+            return fail(format!("expected {}, got {}", short(&want), short(&actual)));
+        }
+    }
+    if let Some(want) = &a.not_equals {
+        let want = expected(want);
+        if json_eq(&actual, &want) {
+            return fail(format!("expected anything but {}", short(&want)));
+        }
+    }
+    if let Some(want) = &a.same_set {
+        let want = expected(want);
+        if !same_set(&actual, &want) {
+            return fail(format!(
+                "expected the elements {} in any order, got {}",
+                short(&want),
+                short(&actual)
+            ));
+        }
+    }
+    if let Some(re) = &a.matches {
+        let re = regex::Regex::new(re).map_err(|e| e.to_string())?;
+        match actual.as_str() {
+            Some(s) if re.is_match(s) => {}
+            _ => return fail(format!("expected to match /{re}/, got {}", short(&actual))),
+        }
+    }
+    if let Some(want) = &a.length {
+        let want = expected(want);
+        let len = match &actual {
+            Value::Array(a) => a.len(),
+            Value::String(s) => s.chars().count(),
+            Value::Object(o) => o.len(),
+            _ => return fail(format!("has no length: {}", short(&actual))),
+        };
+        if Some(len as u64) != want.as_u64() {
+            return fail(format!("expected length {}, got {len}", short(&want)));
+        }
+    }
+    if let Some(want) = &a.contains {
+        let want = expected(want);
+        if !contains(&actual, &want) {
+            return fail(format!(
+                "expected to contain {}, got {}",
+                short(&want),
+                short(&actual)
+            ));
+        }
+    }
+    if let Some(want) = &a.not_contains {
+        let want = expected(want);
+        if contains(&actual, &want) {
+            return fail(format!(
+                "expected not to contain {}, got {}",
+                short(&want),
+                short(&actual)
+            ));
+        }
+    }
+    if let Some(want) = &a.gte {
+        let want = expected(want);
+        if compare(&actual, &want).is_none_or(|o| o.is_lt()) {
+            return fail(format!(
+                "expected >= {}, got {}",
+                short(&want),
+                short(&actual)
+            ));
+        }
+    }
+    if let Some(want) = &a.lte {
+        let want = expected(want);
+        if compare(&actual, &want).is_none_or(|o| o.is_gt()) {
+            return fail(format!(
+                "expected <= {}, got {}",
+                short(&want),
+                short(&actual)
+            ));
+        }
+    }
+    if let Some(options) = &a.one_of {
+        let options: Vec<Value> = options.iter().map(expected).collect();
+        if !options.iter().any(|o| json_eq(&actual, o)) {
+            return fail(format!(
+                "expected one of {}, got {}",
+                short(&Value::Array(options)),
+                short(&actual)
+            ));
+        }
+    }
+    if a.present {
+        // Reaching here means the target exists.
+    }
+    if let Some(subs) = &a.each {
+        let Value::Array(items) = &actual else {
+            return fail(format!("each needs an array, got {}", short(&actual)));
+        };
+        for (i, item) in items.iter().enumerate() {
+            let no_headers = |_: &str| None;
+            let text = item.to_string();
+            let inner = Observed {
+                body_json: Some(item),
+                body_text: &text,
+                header: &no_headers,
+            };
+            for sub in subs {
+                if let Err(e) = check(sub, &inner, resolve) {
+                    return fail(format!("element {i}: {e}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn target_of(a: &Assertion, seen: &Observed<'_>) -> (String, Option<Value>) {
+    if let Some(p) = &a.pointer {
+        let label = if p.is_empty() {
+            "body".to_owned()
+        } else {
+            format!("body{p}")
+        };
+        return (label, seen.body_json.and_then(|b| b.pointer(p)).cloned());
+    }
+    if let Some(h) = &a.header {
+        return (format!("header {h}"), (seen.header)(h).map(Value::String));
+    }
+    (
+        "body text".into(),
+        Some(Value::String(seen.body_text.to_owned())),
+    )
+}
+
+fn resolve_reference(v: &Value, body: Option<&Value>) -> Value {
+    if let Value::Object(map) = v {
+        if map.len() == 1 {
+            if let Some(p) = map.get("$pointer").and_then(Value::as_str) {
+                return body
+                    .and_then(|b| b.pointer(p))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+            }
+            if let Some(p) = map.get("$length").and_then(Value::as_str) {
+                return match body.and_then(|b| b.pointer(p)) {
+                    Some(Value::Array(a)) => Value::from(a.len()),
+                    _ => Value::Null,
+                };
+            }
+        }
+    }
+    v.clone()
+}
+
+/// Equality where 1 and 1.0 are the same number.
+pub fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_eq(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn same_set(actual: &Value, want: &Value) -> bool {
+    let (Value::Array(a), Value::Array(w)) = (actual, want) else {
+        return false;
+    };
+    if a.len() != w.len() {
+        return false;
+    }
+    let mut used = vec![false; w.len()];
+    a.iter().all(|x| {
+        let slot = w
+            .iter()
+            .enumerate()
+            .position(|(i, y)| !used[i] && json_eq(x, y));
+        slot.map(|i| used[i] = true).is_some()
+    })
+}
+
+fn contains(actual: &Value, want: &Value) -> bool {
+    match (actual, want) {
+        (Value::String(s), Value::String(w)) => s.contains(w.as_str()),
+        (Value::Array(items), w) => items.iter().any(|i| {
+            json_eq(i, w)
+                || matches!((i, w), (Value::String(s), Value::String(w)) if s.contains(w.as_str()))
+        }),
+        (Value::Object(map), Value::String(key)) => map.contains_key(key),
+        _ => false,
+    }
+}
+
+fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        (Value::String(x), Value::String(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
+        _ => None,
+    }
+}
+
+/// A value shortened for messages.
+pub fn short(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() > 160 {
+        let cut: String = text.chars().take(157).collect();
+        format!("{cut}...")
+    } else {
+        text
+    }
+}

@@ -1,0 +1,397 @@
+//! Scenario files (`specs/<api>/scenarios/*.json`): named request/expectation steps that check
+//! one or more requirements of the API's spec.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use event_mock::spec::{self, LoadedSpec};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// Requirement ids this scenario checks.
+    pub requirements: Vec<String>,
+    /// Capabilities beyond plain API calls; the ones steps imply are added when loading.
+    #[serde(default)]
+    pub needs: BTreeSet<Capability>,
+    pub steps: Vec<Step>,
+    /// File the scenario came from, relative to `specs/`.
+    #[serde(skip)]
+    pub file: String,
+}
+
+/// What a target must offer for a scenario to run; live targets often lack them.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// The mock's `/__admin` control plane (seeding, events.log read-back).
+    Admin,
+    /// A second account that authenticates but lacks the API's permission.
+    RestrictedUser,
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Capability::Admin => "admin",
+            Capability::RestrictedUser => "restricted_user",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    pub request: RequestSpec,
+    pub expect: Expect,
+    /// Send the request this many times, with `{{i}}` (1-based), `{{i_pad}}` and `{{i0_pad}}`
+    /// (1- and 0-based, zero-padded to the width of the count) set; the transcript keeps the
+    /// first and the last exchange.
+    #[serde(default)]
+    pub repeat: Option<usize>,
+    /// Variable name -> where to read it from the response.
+    #[serde(default)]
+    pub capture: BTreeMap<String, CaptureFrom>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    pub method: String,
+    /// Path below the API's base URL (or below the server root when `admin` is set).
+    pub path: String,
+    /// Query parameters, encoded by the harness; a non-string value is sent as compact JSON.
+    #[serde(default)]
+    pub query: serde_json::Map<String, Value>,
+    /// A query string sent exactly as written (for malformed encodings).
+    #[serde(default)]
+    pub raw_query: Option<String>,
+    #[serde(default)]
+    pub auth: Auth,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// JSON body (string values are templated); sets Content-Type unless `headers` does.
+    #[serde(default)]
+    pub json: Option<Value>,
+    /// Raw text body, templated.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Raw body bytes, base64 (for invalid UTF-8).
+    #[serde(default)]
+    pub body_base64: Option<String>,
+    /// A generated body: `prefix`, then `fill` repeated to `bytes`, then `suffix`.
+    #[serde(default)]
+    pub generated_body: Option<GeneratedBody>,
+    /// Talk to the mock's control plane (`/__admin/...`) instead of the API.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratedBody {
+    #[serde(default)]
+    pub prefix: String,
+    pub fill: String,
+    pub bytes: usize,
+    #[serde(default)]
+    pub suffix: String,
+}
+
+impl GeneratedBody {
+    pub fn build(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.bytes + self.prefix.len() + self.suffix.len());
+        out.extend_from_slice(self.prefix.as_bytes());
+        let fill = if self.fill.is_empty() {
+            " "
+        } else {
+            self.fill.as_str()
+        };
+        while out.len() < self.prefix.len() + self.bytes {
+            out.extend_from_slice(fill.as_bytes());
+        }
+        out.extend_from_slice(self.suffix.as_bytes());
+        out
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Auth {
+    /// The target's main account.
+    #[default]
+    Default,
+    /// No Authorization header.
+    None,
+    /// The target's account without the API's permission.
+    Restricted,
+    /// Explicit credentials (e.g. a wrong password).
+    Basic { user: String, password: String },
+    /// An Authorization header value sent as is.
+    Header(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Expected status, or any of a list.
+    pub status: StatusSet,
+    /// Schema file of the API to validate the body against. Absent: what the spec declares for
+    /// this operation and status; `false`: no schema check.
+    #[serde(default)]
+    pub schema: Option<SchemaChoice>,
+    #[serde(default, rename = "assert")]
+    pub assertions: Vec<Assertion>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StatusSet {
+    One(u16),
+    Any(Vec<u16>),
+}
+
+impl StatusSet {
+    pub fn accepts(&self, status: u16) -> bool {
+        match self {
+            StatusSet::One(s) => *s == status,
+            StatusSet::Any(list) => list.contains(&status),
+        }
+    }
+}
+
+impl std::fmt::Display for StatusSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatusSet::One(s) => write!(f, "{s}"),
+            StatusSet::Any(list) => {
+                let parts: Vec<String> = list.iter().map(u16::to_string).collect();
+                write!(f, "one of {}", parts.join(", "))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SchemaChoice {
+    File(String),
+    /// Only `false` is meaningful: skip the schema check.
+    Flag(bool),
+}
+
+/// One check on a response. Exactly one target (`pointer`, `header` or `text`) and at least one
+/// operation.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assertion {
+    /// JSON pointer into the response body ("" is the whole body).
+    #[serde(default)]
+    pub pointer: Option<String>,
+    /// A response header, by name.
+    #[serde(default)]
+    pub header: Option<String>,
+    /// The raw response body as text.
+    #[serde(default)]
+    pub text: bool,
+    /// Map an array target through this pointer first (missing gives null).
+    #[serde(default)]
+    pub pluck: Option<String>,
+    #[serde(default)]
+    pub equals: Option<Value>,
+    #[serde(default)]
+    pub not_equals: Option<Value>,
+    /// The same elements in any order.
+    #[serde(default)]
+    pub same_set: Option<Value>,
+    #[serde(default)]
+    pub matches: Option<String>,
+    #[serde(default)]
+    pub length: Option<Value>,
+    #[serde(default)]
+    pub absent: bool,
+    #[serde(default)]
+    pub present: bool,
+    #[serde(default)]
+    pub contains: Option<Value>,
+    #[serde(default)]
+    pub not_contains: Option<Value>,
+    #[serde(default)]
+    pub gte: Option<Value>,
+    #[serde(default)]
+    pub lte: Option<Value>,
+    #[serde(default)]
+    pub one_of: Option<Vec<Value>>,
+    /// Sub-assertions applied to every element of an array target (pointers relative to it).
+    #[serde(default)]
+    pub each: Option<Vec<Assertion>>,
+    /// Why this check matters (shown on failure).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl Assertion {
+    fn check_shape(&self) -> Result<(), String> {
+        let targets = [self.pointer.is_some(), self.header.is_some(), self.text]
+            .iter()
+            .filter(|t| **t)
+            .count();
+        if targets != 1 {
+            return Err("an assertion needs exactly one of pointer, header, text".into());
+        }
+        let ops = [
+            self.equals.is_some(),
+            self.not_equals.is_some(),
+            self.same_set.is_some(),
+            self.matches.is_some(),
+            self.length.is_some(),
+            self.absent,
+            self.present,
+            self.contains.is_some(),
+            self.not_contains.is_some(),
+            self.gte.is_some(),
+            self.lte.is_some(),
+            self.one_of.is_some(),
+            self.each.is_some(),
+        ]
+        .iter()
+        .filter(|o| **o)
+        .count();
+        if ops == 0 {
+            return Err("an assertion needs at least one check".into());
+        }
+        if let Some(re) = &self.matches {
+            regex::Regex::new(re).map_err(|e| format!("bad regex {re:?}: {e}"))?;
+        }
+        for sub in self.each.iter().flatten() {
+            sub.check_shape()?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum CaptureFrom {
+    /// A JSON pointer into the body.
+    Pointer(String),
+    Header {
+        header: String,
+    },
+}
+
+/// An API's spec with its scenarios.
+pub struct Suite {
+    pub spec: std::sync::Arc<LoadedSpec>,
+    pub scenarios: Vec<Scenario>,
+}
+
+impl Suite {
+    pub fn api(&self) -> &str {
+        &self.spec.spec.id
+    }
+}
+
+/// Load the suite of `api` from the embedded `specs/` folder, checking every scenario against
+/// the spec (known requirement ids, schema files that exist, well-formed assertions).
+pub fn load_suite(api: &str) -> Result<Suite, String> {
+    let spec = spec::load(api).map_err(|e| e.to_string())?;
+    let dir = spec::SPECS_DIR
+        .get_dir(format!("{api}/scenarios"))
+        .ok_or_else(|| format!("specs/{api}/scenarios is missing"))?;
+    let mut scenarios = Vec::new();
+    let mut names = BTreeSet::new();
+    let mut files: Vec<_> = dir
+        .files()
+        .filter(|f| f.path().extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort_by_key(|f| f.path().to_owned());
+    for file in files {
+        let path = file.path().display().to_string();
+        let text = file
+            .contents_utf8()
+            .ok_or_else(|| format!("{path}: not UTF-8"))?;
+        let mut scenario: Scenario =
+            serde_json::from_str(text).map_err(|e| format!("{path}: {e}"))?;
+        scenario.file = path.clone();
+        check_scenario(&scenario, &spec).map_err(|e| format!("{path}: {e}"))?;
+        if !names.insert(scenario.name.clone()) {
+            return Err(format!(
+                "{path}: duplicate scenario name '{}'",
+                scenario.name
+            ));
+        }
+        for step in &scenario.steps {
+            if step.request.admin {
+                scenario.needs.insert(Capability::Admin);
+            }
+            if matches!(step.request.auth, Auth::Restricted) {
+                scenario.needs.insert(Capability::RestrictedUser);
+            }
+        }
+        scenarios.push(scenario);
+    }
+    Ok(Suite { spec, scenarios })
+}
+
+fn check_scenario(scenario: &Scenario, spec: &LoadedSpec) -> Result<(), String> {
+    if !scenario
+        .name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(format!(
+            "scenario name '{}' must be lower-case-with-dashes",
+            scenario.name
+        ));
+    }
+    if scenario.requirements.is_empty() {
+        return Err("a scenario must name the requirements it checks".into());
+    }
+    for id in &scenario.requirements {
+        if !spec.spec.requirements.iter().any(|r| &r.id == id) {
+            return Err(format!("unknown requirement '{id}'"));
+        }
+    }
+    if scenario.steps.is_empty() {
+        return Err("a scenario needs steps".into());
+    }
+    for step in &scenario.steps {
+        let bodies = [
+            step.request.json.is_some(),
+            step.request.body.is_some(),
+            step.request.body_base64.is_some(),
+            step.request.generated_body.is_some(),
+        ];
+        if bodies.iter().filter(|b| **b).count() > 1 {
+            return Err(format!(
+                "step '{}': give at most one of json, body, body_base64, generated_body",
+                step.name
+            ));
+        }
+        if let Some(SchemaChoice::File(name)) = &step.expect.schema {
+            spec.schemas
+                .get(name)
+                .map_err(|e| format!("step '{}': {e}", step.name))?;
+        }
+        if step.expect.assertions.is_empty() && matches!(step.expect.status, StatusSet::Any(_)) {
+            return Err(format!(
+                "step '{}': a step that accepts several statuses must assert something",
+                step.name
+            ));
+        }
+        for assertion in &step.expect.assertions {
+            assertion
+                .check_shape()
+                .map_err(|e| format!("step '{}': {e}", step.name))?;
+        }
+    }
+    Ok(())
+}
