@@ -99,7 +99,7 @@ pub async fn run_suite(suite: &Suite, kind: &TargetKind, only: Option<&[String]>
     let client = http_client();
     let live_tag = format!("r{:08x}", rand_tag());
     let mut results = Vec::new();
-    for scenario in &suite.scenarios {
+    for (index, scenario) in suite.scenarios.iter().enumerate() {
         if only.is_some_and(|names| !names.iter().any(|n| n == &scenario.name)) {
             continue;
         }
@@ -120,7 +120,8 @@ pub async fn run_suite(suite: &Suite, kind: &TargetKind, only: Option<&[String]>
                     admin_url: live.admin_url.clone(),
                     credentials: live.credentials.clone(),
                     restricted: live.restricted.clone(),
-                    run_tag: live_tag.clone(),
+                    // Scenarios share a live system: each gets its own tag.
+                    run_tag: format!("{live_tag}s{index:03}"),
                 };
                 run_scenario(&client, suite, scenario, &target).await
             }

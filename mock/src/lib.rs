@@ -14,6 +14,8 @@ pub mod mongo;
 pub mod mws;
 pub mod server;
 pub mod spec;
+#[cfg(feature = "wiremock")]
+pub mod wiremock_adapter;
 
 pub use crate::config::{MockConfig, MwsConfig, TotalCount, User};
 pub use crate::core::{Mock, Request, Response};

@@ -1,0 +1,277 @@
+//! The harness must catch deviations. Each fake here is the real mock core mounted on a
+//! wiremock server with one deliberate deviation; the harness, pointed at it as a live target,
+//! must report the requirement that deviation breaks.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use event_harness::report::SuiteReport;
+use event_harness::{load_suite, run_suite, Credentials, LiveTarget, TargetKind, Verdict};
+use event_mock::core::{query_pairs, Request, Response};
+use event_mock::wiremock_adapter::CoreResponder;
+use event_mock::{Mock, MockConfig};
+use serde_json::Value;
+
+/// Start a fake: the mock core behind wiremock, changed by `tweak`.
+async fn fake(
+    tweak: impl FnOnce(CoreResponder) -> CoreResponder,
+) -> (wiremock::MockServer, LiveTarget) {
+    let server = wiremock::MockServer::builder()
+        .disable_request_recording()
+        .start()
+        .await;
+    let core = Arc::new(Mock::new(MockConfig::deterministic()).expect("mock"));
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(tweak(CoreResponder::new(core)))
+        .mount(&server)
+        .await;
+    let target = LiveTarget {
+        url: format!("{}/mws", server.uri()),
+        credentials: Some(Credentials::new("admin", "secret")),
+        restricted: Some(Credentials::new("noevents", "secret")),
+        admin_url: Some(format!("{}/__admin", server.uri())),
+    };
+    (server, target)
+}
+
+async fn run(target: &LiveTarget, scenarios: &[&str]) -> SuiteReport {
+    let suite = load_suite("mws-events").expect("suite");
+    let only: Vec<String> = scenarios.iter().map(|s| s.to_string()).collect();
+    run_suite(&suite, &TargetKind::Live(target.clone()), Some(&only)).await
+}
+
+fn verdict(report: &SuiteReport, id: &str) -> Verdict {
+    report
+        .requirement(id)
+        .unwrap_or_else(|| panic!("no requirement {id}"))
+        .verdict
+}
+
+fn reasons(report: &SuiteReport, id: &str) -> String {
+    report
+        .requirement(id)
+        .map(|r| r.reasons.join("\n"))
+        .unwrap_or_default()
+}
+
+fn with_json_body(mut response: Response, edit: impl FnOnce(&mut Value)) -> Response {
+    if let Ok(mut body) = serde_json::from_slice::<Value>(response.body()) {
+        edit(&mut body);
+        *response.body_mut() = Bytes::from(serde_json::to_vec(&body).unwrap());
+    }
+    response
+}
+
+fn is_v3_get(req: &Request) -> bool {
+    req.method() == http::Method::GET
+        && req
+            .uri()
+            .query()
+            .is_some_and(|q| q.contains("api-version=3"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_core_behind_wiremock_passes_the_whole_suite() {
+    // The control: without a deviation every requirement passes, so the failures below come
+    // from the deviations and not from the wiremock transport.
+    let (_server, target) = fake(|r| r).await;
+    let suite = load_suite("mws-events").unwrap();
+    let report = run_suite(&suite, &TargetKind::Live(target), None).await;
+    assert!(!report.is_failure(), "{}", report.table(160));
+    assert_eq!(
+        report.count(Verdict::Pass),
+        report.requirements.len(),
+        "{}",
+        report.table(160)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_status_is_reported() {
+    let (_server, target) = fake(|r| {
+        r.with_response_tweak(|_, mut resp| {
+            if resp.status() == http::StatusCode::CREATED {
+                *resp.status_mut() = http::StatusCode::OK;
+            }
+            resp
+        })
+    })
+    .await;
+    let report = run(&target, &["create-seed-example"]).await;
+    assert_eq!(verdict(&report, "MWS-POST-001"), Verdict::Fail);
+    assert!(reasons(&report, "MWS-POST-001").contains("status 200, expected 201"));
+    assert!(report.is_failure());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_breaks_the_schema_is_reported() {
+    let (_server, target) = fake(|r| {
+        r.with_response_tweak(|req, resp| {
+            if req.method() != http::Method::GET {
+                return resp;
+            }
+            with_json_body(resp, |body| {
+                for event in body
+                    .get_mut("results")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(code) = event.get("code").cloned() {
+                        event["code"] = Value::String(code.to_string());
+                    }
+                }
+            })
+        })
+    })
+    .await;
+    let report = run(&target, &["list-envelope"]).await;
+    assert_eq!(verdict(&report, "MWS-LIST-001"), Verdict::Fail);
+    assert!(
+        reasons(&report, "MWS-LIST-001").contains("breaks list-v3.json"),
+        "{}",
+        reasons(&report, "MWS-LIST-001")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renamed_fields_under_api_version_3_are_reported() {
+    let (_server, target) = fake(|r| {
+        r.with_response_tweak(|req, resp| {
+            if !is_v3_get(req) {
+                return resp;
+            }
+            let rename = |event: &mut Value| {
+                if let Some(map) = event.as_object_mut() {
+                    if let Some(date) = map.shift_remove("eventDate") {
+                        map.insert("eventTime".into(), date);
+                    }
+                }
+            };
+            with_json_body(resp, |body| {
+                match body.get_mut("results").and_then(Value::as_array_mut) {
+                    Some(results) => results.iter_mut().for_each(rename),
+                    None => rename(body),
+                }
+            })
+        })
+    })
+    .await;
+    let report = run(&target, &["v3-new-field-names"]).await;
+    assert_eq!(verdict(&report, "MWS-VER-004"), Verdict::Fail);
+    let why = reasons(&report, "MWS-VER-004");
+    assert!(why.contains("eventTime"), "{why}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_404_is_reported() {
+    let (_server, target) = fake(|r| {
+        r.with_response_tweak(|_, mut resp| {
+            if resp.status() == http::StatusCode::NOT_FOUND {
+                *resp.status_mut() = http::StatusCode::OK;
+                *resp.body_mut() = Bytes::from_static(b"{}");
+            }
+            resp
+        })
+    })
+    .await;
+    let report = run(&target, &["get-unknown-id"]).await;
+    assert_eq!(verdict(&report, "MWS-GET-002"), Verdict::Fail);
+    assert!(reasons(&report, "MWS-GET-002").contains("status 200, expected 404"));
+}
+
+/// The classic bug: `$ne` on an array path implemented as "some element differs".
+fn naive_ne(query: &mut Value) {
+    let Some(map) = query.as_object_mut() else {
+        return;
+    };
+    let keys: Vec<String> = map.keys().cloned().collect();
+    for key in keys {
+        let Some((array, field)) = key.split_once('.') else {
+            continue;
+        };
+        let is_ne = map[&key].as_object().is_some_and(|o| o.contains_key("$ne"));
+        if is_ne {
+            let condition = map.shift_remove(&key).unwrap();
+            map.insert(
+                array.to_owned(),
+                serde_json::json!({ "$elemMatch": { field: condition } }),
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_that_ignores_ne_semantics_on_arrays_is_reported() {
+    let (_server, target) = fake(|r| {
+        r.with_request_tweak(|mut req| {
+            let Ok(pairs) = query_pairs(req.uri().query()) else {
+                return req;
+            };
+            let mut rewritten = Vec::new();
+            for (name, value) in pairs {
+                let value = if name == "query" {
+                    match serde_json::from_str::<Value>(&value) {
+                        Ok(mut q) => {
+                            naive_ne(&mut q);
+                            q.to_string()
+                        }
+                        Err(_) => value,
+                    }
+                } else {
+                    value
+                };
+                let enc = |s: &str| {
+                    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string()
+                };
+                rewritten.push(format!("{}={}", enc(&name), enc(&value)));
+            }
+            let uri = format!("{}?{}", req.uri().path(), rewritten.join("&"));
+            *req.uri_mut() = uri.parse().expect("uri");
+            req
+        })
+    })
+    .await;
+    let report = run(&target, &["query-seed-embedded"]).await;
+    assert_eq!(verdict(&report, "MWS-QUERY-005"), Verdict::Fail);
+    assert!(
+        reasons(&report, "MWS-QUERY-005").contains("$ne the service"),
+        "{}",
+        reasons(&report, "MWS-QUERY-005")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deviation_from_an_inferred_requirement_is_advisory_not_a_failure() {
+    let (_server, target) = fake(|r| {
+        r.with_response_tweak(|_, resp| {
+            if resp.status() != http::StatusCode::NOT_FOUND {
+                return resp;
+            }
+            with_json_body(resp, |body| {
+                body["messages"] = serde_json::json!(["Event not found"])
+            })
+        })
+    })
+    .await;
+    let report = run(&target, &["get-unknown-id", "get-unknown-id-message"]).await;
+    assert_eq!(verdict(&report, "MWS-GET-002"), Verdict::Pass);
+    assert_eq!(verdict(&report, "MWS-GET-003"), Verdict::Advisory);
+    assert!(
+        !report.is_failure(),
+        "an advisory verdict must not fail the run"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_needing_what_a_target_lacks_are_skipped_not_passed() {
+    let (_server, mut target) = fake(|r| r).await;
+    target.restricted = None;
+    target.admin_url = None;
+    let report = run(&target, &["auth-forbidden", "events-log", "list-envelope"]).await;
+    assert_eq!(verdict(&report, "MWS-AUTH-003"), Verdict::Skipped);
+    assert_eq!(verdict(&report, "MWS-LOG-001"), Verdict::Skipped);
+    assert_eq!(verdict(&report, "MWS-LIST-001"), Verdict::Pass);
+    assert!(reasons(&report, "MWS-AUTH-003").contains("restricted_user"));
+}
