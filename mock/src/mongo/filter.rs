@@ -552,34 +552,104 @@ fn compile_regex(pattern: &Value, options: Option<&Value>) -> Result<Regex, Quer
         Some(Value::String(o)) => o.as_str(),
         Some(_) => return Err(bad("$options", "a string")),
     };
-    let mut builder = RegexBuilder::new(pattern);
-    // Bound compiled size: patterns come from API users.
-    builder.size_limit(1 << 20);
+    let (mut i, mut m, mut s, mut x) = (false, false, false, false);
     for flag in options.chars() {
         match flag {
-            'i' => builder.case_insensitive(true),
-            'm' => builder.multi_line(true),
-            's' => builder.dot_matches_new_line(true),
-            'x' => builder.ignore_whitespace(true),
+            'i' => i = true,
+            'm' => m = true,
+            's' => s = true,
+            'x' => x = true,
             // PCRE's UTF mode; Rust regexes are always Unicode-aware.
-            'u' => &mut builder,
+            'u' => {}
             other => {
                 return Err(QueryError::InvalidRegex(format!(
                     "unsupported option '{other}' in $options"
                 )))
             }
-        };
+        }
     }
-    builder.build().map_err(|e| {
-        let detail = e.to_string();
-        // regex's syntax errors are multi-line diagrams; keep the one-line reason.
-        let reason = detail
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("error: "))
-            .unwrap_or_else(|| detail.lines().next().unwrap_or("invalid pattern"))
-            .to_owned();
-        QueryError::InvalidRegex(reason)
-    })
+    // The regex crate's `x` mode also drops whitespace inside character classes, which PCRE
+    // keeps, so extended patterns are rewritten here instead.
+    let source = if x {
+        strip_extended(pattern)
+    } else {
+        pattern.clone()
+    };
+    RegexBuilder::new(&source)
+        .case_insensitive(i)
+        .multi_line(m)
+        .dot_matches_new_line(s)
+        // Bound compiled size: patterns come from API users.
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| {
+            let detail = e.to_string();
+            // regex's syntax errors are multi-line diagrams; keep the one-line reason.
+            let reason = detail
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("error: "))
+                .unwrap_or_else(|| detail.lines().next().unwrap_or("invalid pattern"))
+                .to_owned();
+            QueryError::InvalidRegex(reason)
+        })
+}
+
+/// PCRE extended mode: drop unescaped whitespace and `#` comments outside character classes.
+fn strip_extended(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                // An escaped space must survive without x mode's help.
+                Some(w) if w.is_whitespace() => out.push_str(&format!("\\x{{{:x}}}", w as u32)),
+                Some(e) => {
+                    out.push('\\');
+                    out.push(e);
+                }
+                None => out.push('\\'),
+            },
+            '[' if in_class => {
+                out.push('[');
+                // POSIX class such as [:alpha:] contains a ']' that does not close the class.
+                if chars.peek() == Some(&':') {
+                    for p in chars.by_ref() {
+                        out.push(p);
+                        if p == ']' {
+                            break;
+                        }
+                    }
+                }
+            }
+            '[' => {
+                in_class = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    out.extend(chars.next());
+                }
+                // A leading ']' is a literal member.
+                if chars.peek() == Some(&']') {
+                    out.extend(chars.next());
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            _ if in_class => out.push(c),
+            '#' => {
+                for skipped in chars.by_ref() {
+                    if skipped == '\n' {
+                        break;
+                    }
+                }
+            }
+            _ if c.is_whitespace() => {}
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -630,6 +700,19 @@ mod tests {
             let err = Filter::parse(&q).unwrap_err().to_string();
             assert!(err.contains(needle), "{q}: {err}");
         }
+    }
+
+    #[test]
+    fn extended_regex_follows_pcre() {
+        assert_eq!(strip_extended("^ a [ b] # note\n c\\ d"), "^a[ b]c\\x{20}d");
+        assert_eq!(
+            strip_extended("[]] x [^]] [[:alpha:] ]"),
+            "[]]x[^]][[:alpha:] ]"
+        );
+        assert!(m(
+            json!({"a": {"$regex": "^ a \\  b $", "$options": "x"}}),
+            json!({"a": "a b"})
+        ));
     }
 
     #[test]
