@@ -80,15 +80,22 @@ fn golden_table() {
             .collect();
         match run_case(case, docs, max_depth) {
             Err(e) => failures.push(format!("{id}: {e}")),
+            Ok(got) if case.get("sort").is_some() => {
+                if got != expect {
+                    failures.push(format!("{id}: expected order {expect:?}, got {got:?}"));
+                }
+            }
             Ok(got) => {
-                let ok = if case.get("sort").is_some() {
-                    got == expect
-                } else {
-                    got.iter().collect::<BTreeSet<_>>() == expect.iter().collect::<BTreeSet<_>>()
-                        && got.len() == expect.len()
-                };
-                if !ok {
-                    failures.push(format!("{id}: expected {expect:?}, got {got:?}"));
+                let (want, have): (BTreeSet<_>, BTreeSet<_>) =
+                    (expect.iter().collect(), got.iter().collect());
+                if want != have {
+                    // Show the difference only: many expectations list most of the collection.
+                    let missing: Vec<_> = want.difference(&have).collect();
+                    let unexpected: Vec<_> = have.difference(&want).collect();
+                    failures.push(format!(
+                        "{id}: missing {missing:?}, unexpected {unexpected:?} (query {})",
+                        case["query"]
+                    ));
                 }
             }
         }

@@ -302,7 +302,7 @@ fn truncate_to_i64(n: &serde_json::Number) -> Option<i64> {
     n.as_i64().or_else(|| {
         let f = n.as_f64()?.trunc();
         // Out-of-range doubles have no meaningful 64-bit remainder.
-        (f >= -9.2e18 && f <= 9.2e18).then_some(f as i64)
+        (-9.2e18..=9.2e18).contains(&f).then_some(f as i64)
     })
 }
 

@@ -61,8 +61,8 @@ impl SortSpec {
                 )));
             }
             let direction = match dir.as_f64() {
-                Some(d) if d == 1.0 => Direction::Ascending,
-                Some(d) if d == -1.0 => Direction::Descending,
+                Some(1.0) => Direction::Ascending,
+                Some(-1.0) => Direction::Descending,
                 _ => {
                     return Err(QueryError::InvalidSort(format!(
                         "sort value for '{field}' must be 1 or -1"
