@@ -11,7 +11,7 @@
 //! - with `expand`, an array at the end of the path yields each element, then the array itself
 //!   (one level only: `{a:1}` does not see `a:[[1]]`).
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Part {
@@ -49,6 +49,17 @@ fn array_index(name: &str) -> Option<usize> {
     }
 }
 
+/// Field lookup. Event documents have about ten keys, where comparing keys in place is
+/// cheaper than hashing the name with SipHash.
+#[inline]
+pub(crate) fn get_field<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if map.len() <= 16 {
+        map.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v)
+    } else {
+        map.get(name)
+    }
+}
+
 /// Calls `f` for each candidate until it returns `true`; returns whether it did.
 pub(crate) fn any_candidate<'a, F>(v: &'a Value, parts: &[Part], expand: bool, f: &mut F) -> bool
 where
@@ -67,7 +78,7 @@ where
         return f(Some(v));
     };
     match v {
-        Value::Object(map) => match map.get(&*part.name) {
+        Value::Object(map) => match get_field(map, &part.name) {
             Some(child) => any_candidate(child, rest, expand, f),
             None => f(None),
         },
@@ -85,7 +96,7 @@ where
                     }
                 }
                 if let Value::Object(map) = e {
-                    let stop = match map.get(&*part.name) {
+                    let stop = match get_field(map, &part.name) {
                         Some(child) => any_candidate(child, rest, expand, f),
                         // For a numeric component the array was addressed positionally, so
                         // elements lacking a field of that name do not count as "missing".

@@ -2,7 +2,7 @@
 
 use super::filter::QueryError;
 use super::order::cmp_values;
-use super::path::{Part, Path};
+use super::path::{get_field, Part, Path};
 use serde_json::Value;
 use std::cmp::Ordering;
 
@@ -166,7 +166,7 @@ fn collect_keys<'a, F: FnMut(Key<'a>)>(v: &'a Value, parts: &[Part], emit: &mut 
         return;
     };
     match v {
-        Value::Object(map) => match map.get(&*part.name) {
+        Value::Object(map) => match get_field(map, &part.name) {
             Some(child) => collect_keys(child, rest, emit),
             None => emit(Key::Null),
         },
@@ -183,7 +183,7 @@ fn collect_keys<'a, F: FnMut(Key<'a>)>(v: &'a Value, parts: &[Part], emit: &mut 
                 // Mirrors the matcher: a numeric component addresses positionally, so only
                 // named lookups turn a lacking element into null.
                 match e {
-                    Value::Object(map) => match map.get(&*part.name) {
+                    Value::Object(map) => match get_field(map, &part.name) {
                         Some(child) => collect_keys(child, rest, emit),
                         None if part.index.is_none() => emit(Key::Null),
                         None => {}
