@@ -25,3 +25,48 @@ mod sort;
 pub use filter::{Filter, QueryError};
 pub use relaxed::parse_relaxed_json;
 pub use sort::SortSpec;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    /// Every prefix and every one-character deletion of some realistic parameters must parse
+    /// or fail cleanly, and whatever parses must compile, match and sort without panicking.
+    #[test]
+    fn mangled_parameters_never_panic() {
+        let samples = [
+            r#"{"severity":"ERROR","eventDate":{"$gte":"2025-01-27 12:04:00 UTC","$lte":"2025-01-27 12:08:00 UTC"}}"#,
+            "{code:33554946, 'associatedObjects.id':{$ne:'51b6'}, a:{$elemMatch:{$gt:1,$lt:5}}}",
+            r#"{"$or":[{"m":{"$regex":"^a\\d+","$options":"ix"}},{"x.0.y":{"$exists":false}}],"t":{"$type":["string",16]}}"#,
+            r#"{"ü":"\u00e9\ud83d\ude00","n":{"$mod":[3,1]},"s":{"$size":2},"all":{"$all":[[1,2],{"$elemMatch":{"q":null}}]}}"#,
+            "{eventDate:-1, 'associatedObjects.id':1.0}",
+        ];
+        let docs = [
+            json!({"severity": "ERROR", "eventDate": "2025-01-27 12:05:00 UTC", "code": 33554946}),
+            json!({"associatedObjects": [{"id": "51b6"}, [1], 3], "a": [0, 2, [4]], "x": [{"y": null}]}),
+            json!({"m": ["a12", {"b": 1}], "t": 5, "n": [4, 7.5], "s": [[], {}], "all": [[1, 2], {"q": 1}]}),
+            json!({}),
+        ];
+        for sample in samples {
+            let cuts = sample.char_indices().map(|(i, c)| (i, i + c.len_utf8()));
+            for (start, end) in cuts {
+                let deleted = format!("{}{}", &sample[..start], &sample[end..]);
+                for text in [&sample[..start], deleted.as_str()] {
+                    let Ok(value) = parse_relaxed_json(text, 16) else {
+                        continue;
+                    };
+                    if let Ok(filter) = Filter::parse(&value) {
+                        for doc in &docs {
+                            filter.matches(doc);
+                        }
+                    }
+                    if let Ok(spec) = SortSpec::parse(&value) {
+                        let mut refs: Vec<&Value> = docs.iter().collect();
+                        spec.sort(&mut refs);
+                    }
+                }
+            }
+        }
+    }
+}
