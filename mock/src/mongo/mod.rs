@@ -31,6 +31,15 @@ mod tests {
     use super::*;
     use serde_json::{json, Value};
 
+    /// Compiled filters and sorts are shared across request threads.
+    #[test]
+    fn compiled_forms_are_send_and_sync() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<Filter>();
+        check::<SortSpec>();
+        check::<QueryError>();
+    }
+
     /// Every prefix and every one-character deletion of some realistic parameters must parse
     /// or fail cleanly, and whatever parses must compile, match and sort without panicking.
     #[test]
