@@ -1,38 +1,81 @@
-//! TEMPORARY stub (replaced by the real engine from branch mongo-engine): equality only.
-use serde_json::Value;
+//! MongoDB query semantics (filter, sort, relaxed JSON) used by the MWS events API.
+//!
+//! MWS forwards its `query` and `sort` URL parameters to MongoDB, so the mock reproduces the
+//! MongoDB manual's semantics over `serde_json::Value` documents:
+//!
+//! - [`parse_relaxed_json`] reads the parameters the way the Java driver does (unquoted keys,
+//!   single quotes), keeping integers as integers and bounding nesting without recursion.
+//! - [`Filter`] compiles a query document once (operators validated, regexes compiled, dotted
+//!   paths pre-split) and then matches documents without allocating. Array traversal,
+//!   null-versus-missing, type bracketing and order-sensitive embedded-document equality
+//!   follow the manual; see `path.rs` for the traversal rules.
+//! - [`SortSpec`] orders documents by BSON cross-type order (null/missing < numbers < strings
+//!   < objects < arrays < booleans), using an array's smallest element for ascending keys and
+//!   its largest for descending ones, stably.
+//!
+//! The golden table `specs/mws-events/query-golden.json` pins the semantics, including the
+//! edges where popular reimplementations (mongomock, sift, mingo) disagree with MongoDB.
 
-#[derive(Debug)]
-pub struct QueryError(pub String);
-impl std::fmt::Display for QueryError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+mod filter;
+mod order;
+mod path;
+mod relaxed;
+mod sort;
 
-pub struct Filter(Value);
-impl Filter {
-    pub fn parse(q: &Value) -> Result<Filter, QueryError> {
-        Ok(Filter(q.clone()))
+pub use filter::{Filter, QueryError};
+pub use relaxed::parse_relaxed_json;
+pub use sort::SortSpec;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    /// Compiled filters and sorts are shared across request threads.
+    #[test]
+    fn compiled_forms_are_send_and_sync() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<Filter>();
+        check::<SortSpec>();
+        check::<QueryError>();
     }
-    pub fn parse_with(
-        q: &Value,
-        _f: &dyn Fn(&str, &Value) -> Option<Value>,
-    ) -> Result<Filter, QueryError> {
-        Self::parse(q)
+
+    /// Every prefix and every one-character deletion of some realistic parameters must parse
+    /// or fail cleanly, and whatever parses must compile, match and sort without panicking.
+    #[test]
+    fn mangled_parameters_never_panic() {
+        let samples = [
+            r#"{"severity":"ERROR","eventDate":{"$gte":"2025-01-27 12:04:00 UTC","$lte":"2025-01-27 12:08:00 UTC"}}"#,
+            "{code:33554946, 'associatedObjects.id':{$ne:'51b6'}, a:{$elemMatch:{$gt:1,$lt:5}}}",
+            r#"{"$or":[{"m":{"$regex":"^a\\d+","$options":"ix"}},{"x.0.y":{"$exists":false}}],"t":{"$type":["string",16]}}"#,
+            r#"{"ü":"\u00e9\ud83d\ude00","n":{"$mod":[3,1]},"s":{"$size":2},"all":{"$all":[[1,2],{"$elemMatch":{"q":null}}]}}"#,
+            "{eventDate:-1, 'associatedObjects.id':1.0}",
+        ];
+        let docs = [
+            json!({"severity": "ERROR", "eventDate": "2025-01-27 12:05:00 UTC", "code": 33554946}),
+            json!({"associatedObjects": [{"id": "51b6"}, [1], 3], "a": [0, 2, [4]], "x": [{"y": null}]}),
+            json!({"m": ["a12", {"b": 1}], "t": 5, "n": [4, 7.5], "s": [[], {}], "all": [[1, 2], {"q": 1}]}),
+            json!({}),
+        ];
+        for sample in samples {
+            let cuts = sample.char_indices().map(|(i, c)| (i, i + c.len_utf8()));
+            for (start, end) in cuts {
+                let deleted = format!("{}{}", &sample[..start], &sample[end..]);
+                for text in [&sample[..start], deleted.as_str()] {
+                    let Ok(value) = parse_relaxed_json(text, 16) else {
+                        continue;
+                    };
+                    if let Ok(filter) = Filter::parse(&value) {
+                        for doc in &docs {
+                            filter.matches(doc);
+                        }
+                    }
+                    if let Ok(spec) = SortSpec::parse(&value) {
+                        let mut refs: Vec<&Value> = docs.iter().collect();
+                        spec.sort(&mut refs);
+                    }
+                }
+            }
+        }
     }
-    pub fn matches(&self, doc: &Value) -> bool {
-        self.0
-            .as_object()
-            .is_none_or(|m| m.iter().all(|(k, v)| doc.get(k) == Some(v)))
-    }
-}
-pub struct SortSpec;
-impl SortSpec {
-    pub fn parse(_s: &Value) -> Result<SortSpec, QueryError> {
-        Ok(SortSpec)
-    }
-    pub fn sort(&self, _docs: &mut [&Value]) {}
-}
-pub fn parse_relaxed_json(text: &str, _max_depth: usize) -> Result<Value, String> {
-    serde_json::from_str(text).map_err(|e| e.to_string())
 }

@@ -1,0 +1,253 @@
+//! MongoDB sort specifications (`{"field": 1 | -1, ...}`).
+
+use super::filter::QueryError;
+use super::order::cmp_values;
+use super::path::{get_field, Part, Path};
+use serde_json::Value;
+use std::cmp::Ordering;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Ascending,
+    Descending,
+}
+
+/// A compiled sort document. Empty means "natural order".
+#[derive(Debug, Clone, Default)]
+pub struct SortSpec {
+    keys: Vec<(Path, Direction)>,
+}
+
+/// The value a document sorts by for one key. `Undefined` is what an empty array contributes:
+/// it sorts before null and missing (DOCS-2760).
+#[derive(Debug, Clone, Copy)]
+enum Key<'a> {
+    Undefined,
+    Null,
+    Val(&'a Value),
+}
+
+static NULL: Value = Value::Null;
+
+fn cmp_key(a: Key<'_>, b: Key<'_>) -> Ordering {
+    match (a, b) {
+        (Key::Undefined, Key::Undefined) => Ordering::Equal,
+        (Key::Undefined, _) => Ordering::Less,
+        (_, Key::Undefined) => Ordering::Greater,
+        (x, y) => cmp_values(x.value(), y.value()),
+    }
+}
+
+impl<'a> Key<'a> {
+    fn value(self) -> &'a Value {
+        match self {
+            Key::Val(v) => v,
+            Key::Null | Key::Undefined => &NULL,
+        }
+    }
+}
+
+impl SortSpec {
+    /// `{"field": 1 | -1, ...}` (1.0 and -1.0 accepted); keys apply in document order.
+    pub fn parse(sort: &Value) -> Result<SortSpec, QueryError> {
+        let Value::Object(map) = sort else {
+            return Err(QueryError::InvalidSort("sort must be a JSON object".into()));
+        };
+        let mut keys = Vec::with_capacity(map.len());
+        for (field, dir) in map {
+            if field.is_empty() || field.split('.').any(str::is_empty) {
+                return Err(QueryError::InvalidSort(format!(
+                    "invalid sort field name '{field}'"
+                )));
+            }
+            let direction = match dir.as_f64() {
+                Some(1.0) => Direction::Ascending,
+                Some(-1.0) => Direction::Descending,
+                _ => {
+                    return Err(QueryError::InvalidSort(format!(
+                        "sort value for '{field}' must be 1 or -1"
+                    )))
+                }
+            };
+            keys.push((Path::parse(field), direction));
+        }
+        Ok(SortSpec { keys })
+    }
+
+    /// True when the spec has no keys (results stay in natural order).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn compare(&self, a: &Value, b: &Value) -> Ordering {
+        for (path, dir) in &self.keys {
+            let ord = directed(
+                *dir,
+                sort_key(a, &path.parts, *dir),
+                sort_key(b, &path.parts, *dir),
+            );
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        Ordering::Equal
+    }
+
+    /// Stable sort in place: ties keep their input order, as a natural-order scan would.
+    pub fn sort<'v>(&self, docs: &mut [&'v Value]) {
+        if self.keys.is_empty() || docs.len() < 2 {
+            return;
+        }
+        // Extract every key once: path walks are far costlier than key comparisons.
+        let width = self.keys.len();
+        let mut keys: Vec<Key<'v>> = Vec::with_capacity(docs.len() * width);
+        for doc in docs.iter() {
+            for (path, dir) in &self.keys {
+                keys.push(sort_key(doc, &path.parts, *dir));
+            }
+        }
+        let mut order: Vec<usize> = (0..docs.len()).collect();
+        order.sort_by(|&i, &j| {
+            let (ki, kj) = (&keys[i * width..][..width], &keys[j * width..][..width]);
+            for (((_, dir), a), b) in self.keys.iter().zip(ki).zip(kj) {
+                let ord = directed(*dir, *a, *b);
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+            }
+            Ordering::Equal
+        });
+        let original: Vec<&'v Value> = docs.to_vec();
+        for (slot, i) in docs.iter_mut().zip(order) {
+            *slot = original[i];
+        }
+    }
+}
+
+fn directed(dir: Direction, a: Key<'_>, b: Key<'_>) -> Ordering {
+    match dir {
+        Direction::Ascending => cmp_key(a, b),
+        Direction::Descending => cmp_key(b, a),
+    }
+}
+
+/// Ascending sorts use the smallest value the path reaches, descending the largest.
+fn sort_key<'a>(doc: &'a Value, parts: &[Part], dir: Direction) -> Key<'a> {
+    let mut best: Option<Key<'a>> = None;
+    collect_keys(doc, parts, &mut |k| {
+        best = Some(match best {
+            None => k,
+            Some(b) => {
+                let better = match dir {
+                    Direction::Ascending => cmp_key(k, b) == Ordering::Less,
+                    Direction::Descending => cmp_key(k, b) == Ordering::Greater,
+                };
+                if better {
+                    k
+                } else {
+                    b
+                }
+            }
+        });
+    });
+    best.unwrap_or(Key::Null)
+}
+
+/// Sort keys follow index key generation: a leaf array contributes its elements (an empty one
+/// `Undefined`), and anything that lacks the path contributes null, including scalar elements
+/// of an array in mid-path (SERVER-4529 lists these keys).
+fn collect_keys<'a, F: FnMut(Key<'a>)>(v: &'a Value, parts: &[Part], emit: &mut F) {
+    let Some((part, rest)) = parts.split_first() else {
+        match v {
+            Value::Array(items) if items.is_empty() => emit(Key::Undefined),
+            Value::Array(items) => items.iter().for_each(|e| emit(Key::Val(e))),
+            _ => emit(Key::Val(v)),
+        }
+        return;
+    };
+    match v {
+        Value::Object(map) => match get_field(map, &part.name) {
+            Some(child) => collect_keys(child, rest, emit),
+            None => emit(Key::Null),
+        },
+        Value::Array(items) if items.is_empty() => emit(Key::Null),
+        Value::Array(items) => {
+            for (i, e) in items.iter().enumerate() {
+                if part.index == Some(i) {
+                    if rest.is_empty() {
+                        emit(Key::Val(e));
+                    } else {
+                        collect_keys(e, rest, emit);
+                    }
+                }
+                // Mirrors the matcher: a numeric component addresses positionally, so only
+                // named lookups turn a lacking element into null.
+                match e {
+                    Value::Object(map) => match get_field(map, &part.name) {
+                        Some(child) => collect_keys(child, rest, emit),
+                        None if part.index.is_none() => emit(Key::Null),
+                        None => {}
+                    },
+                    _ if part.index.is_none() => emit(Key::Null),
+                    _ => {}
+                }
+            }
+        }
+        _ => emit(Key::Null),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ids(spec: Value, docs: &[Value]) -> Vec<i64> {
+        let spec = SortSpec::parse(&spec).unwrap();
+        let mut refs: Vec<&Value> = docs.iter().collect();
+        spec.sort(&mut refs);
+        // compare() must agree with sort().
+        for w in refs.windows(2) {
+            assert_ne!(spec.compare(w[0], w[1]), Ordering::Greater);
+        }
+        refs.iter().map(|d| d["n"].as_i64().unwrap()).collect()
+    }
+
+    #[test]
+    fn stable_and_multi_key() {
+        let docs = [
+            json!({"n": 1, "s": "b", "t": 2}),
+            json!({"n": 2, "s": "a", "t": 1}),
+            json!({"n": 3, "s": "b", "t": 1}),
+            json!({"n": 4, "s": "a", "t": 1}),
+        ];
+        assert_eq!(ids(json!({"s": 1}), &docs), vec![2, 4, 1, 3]);
+        assert_eq!(ids(json!({"s": -1, "t": 1.0}), &docs), vec![3, 1, 2, 4]);
+        assert_eq!(ids(json!({}), &docs), vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn rejects_bad_specs() {
+        for bad in [
+            json!({"a": 2}),
+            json!({"a": "asc"}),
+            json!({"a": 0}),
+            json!([]),
+            json!({"": 1}),
+        ] {
+            assert!(SortSpec::parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nested_paths_through_arrays() {
+        let docs = [
+            json!({"n": 1, "ao": [{"id": "m"}, {"id": "c"}]}),
+            json!({"n": 2, "ao": [{"id": "d"}]}),
+            json!({"n": 3, "ao": []}),
+            json!({"n": 4}),
+        ];
+        assert_eq!(ids(json!({"ao.id": 1}), &docs), vec![3, 4, 1, 2]);
+        assert_eq!(ids(json!({"ao.id": -1}), &docs), vec![1, 2, 3, 4]);
+    }
+}
