@@ -24,7 +24,16 @@ fn request(method: &str, uri: &str, body: Vec<u8>) -> event_mock::Request {
 fn seeded_mock() -> Mock {
     let mock = Mock::new(MockConfig::deterministic()).expect("mock");
     let mut rng = StdRng::seed_from_u64(42);
-    let types = ["VM Provision", "Service Create", "Job Fail", "Node Down", "Reservation Create", "Job Start", "Job End", "Node Up"];
+    let types = [
+        "VM Provision",
+        "Service Create",
+        "Job Fail",
+        "Node Down",
+        "Reservation Create",
+        "Job Start",
+        "Job End",
+        "Node Up",
+    ];
     let severities = ["INFO", "WARN", "ERROR", "FATAL"];
     let events: Vec<Value> = (0..EVENTS)
         .map(|i| {
@@ -50,7 +59,11 @@ fn seeded_mock() -> Mock {
             })
         })
         .collect();
-    let resp = mock.handle(request("POST", "/__admin/mws-events/events", serde_json::to_vec(&events).unwrap()));
+    let resp = mock.handle(request(
+        "POST",
+        "/__admin/mws-events/events",
+        serde_json::to_vec(&events).unwrap(),
+    ));
     assert_eq!(resp.status(), 201, "seeding failed: {:?}", resp.body());
     mock
 }
@@ -77,20 +90,48 @@ fn bench(c: &mut Criterion) {
         // The figure the README quotes: a filter, a sort and offset/max, as in the seed's example.
         (
             "filter+sort+offset/max",
-            list_uri(Some(r#"{"eventType":"VM Provision","severity":{"$in":["ERROR","WARN"]}}"#), Some(r#"{"eventDate":-1}"#), "&offset=50&max=10"),
+            list_uri(
+                Some(r#"{"eventType":"VM Provision","severity":{"$in":["ERROR","WARN"]}}"#),
+                Some(r#"{"eventDate":-1}"#),
+                "&offset=50&max=10",
+            ),
         ),
-        ("sort+offset/max, no filter", list_uri(None, Some(r#"{"eventDate":-1}"#), "&offset=50&max=10")),
-        ("filter on array path ($ne), max=10", list_uri(Some(r#"{"associatedObjects.id":{"$ne":"obj42"}}"#), None, "&max=10")),
-        ("date range + sort on code", list_uri(Some(r#"{"eventDate":{"$gte":"2025-03-01 00:00:00 UTC","$lt":"2025-04-01 00:00:00 UTC"}}"#), Some(r#"{"code":1}"#), "&max=10")),
+        (
+            "sort+offset/max, no filter",
+            list_uri(None, Some(r#"{"eventDate":-1}"#), "&offset=50&max=10"),
+        ),
+        (
+            "filter on array path ($ne), max=10",
+            list_uri(
+                Some(r#"{"associatedObjects.id":{"$ne":"obj42"}}"#),
+                None,
+                "&max=10",
+            ),
+        ),
+        (
+            "date range + sort on code",
+            list_uri(
+                Some(
+                    r#"{"eventDate":{"$gte":"2025-03-01 00:00:00 UTC","$lt":"2025-04-01 00:00:00 UTC"}}"#,
+                ),
+                Some(r#"{"code":1}"#),
+                "&max=10",
+            ),
+        ),
         // Reference point within the same run: a full scan with no sort and nothing returned.
-        ("scan only (no match)", list_uri(Some(r#"{"eventType":"No Such Type"}"#), None, "")),
+        (
+            "scan only (no match)",
+            list_uri(Some(r#"{"eventType":"No Such Type"}"#), None, ""),
+        ),
     ];
     let mut group = c.benchmark_group("mws list over 100k events");
     group.sample_size(20);
     for (name, uri) in &cases {
         let check = mock.handle(request("GET", uri, Vec::new()));
         assert_eq!(check.status(), 200, "{name}: {:?}", check.body());
-        group.bench_function(*name, |b| b.iter(|| mock.handle(request("GET", uri, Vec::new()))));
+        group.bench_function(*name, |b| {
+            b.iter(|| mock.handle(request("GET", uri, Vec::new())))
+        });
     }
     group.finish();
 }

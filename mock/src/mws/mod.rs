@@ -299,6 +299,7 @@ impl MwsApi {
                 Some(
                     Filter::parse_with(&query, &|field: &str, operand: &Value| {
                         self.normalise_operand(field, operand)
+                            .unwrap_or_else(|| operand.clone())
                     })
                     .map_err(|e| MwsError::invalid_param(&q.query_param, e.to_string()))?,
                 )
