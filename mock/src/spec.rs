@@ -270,8 +270,11 @@ pub fn check_against_meta_schema(file: &str, raw: &Value) -> Result<(), SpecErro
     }
 }
 
+/// A named `format` checker.
+type FormatCheck = (&'static str, fn(&str) -> bool);
+
 /// Custom `format` checkers the specs use; the mechanisms live in Rust, the names in the schemas.
-fn formats() -> &'static [(&'static str, fn(&str) -> bool)] {
+fn formats() -> &'static [FormatCheck] {
     &[("mws-date", |s| {
         crate::mws::dates::parse_mws_date(s).is_some()
     })]
