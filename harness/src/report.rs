@@ -87,11 +87,23 @@ pub struct SuiteReport {
 }
 
 impl SuiteReport {
-    pub fn new(spec: &LoadedSpec, target: String, scenarios: Vec<ScenarioResult>) -> Self {
+    /// `covered_in_suite`: requirement ids some scenario of the whole suite covers. A requirement
+    /// outside it is `Uncovered`; one covered only by scenarios not run (filtered out) is left
+    /// out of this report.
+    pub fn new(
+        spec: &LoadedSpec,
+        target: String,
+        scenarios: Vec<ScenarioResult>,
+        covered_in_suite: &std::collections::BTreeSet<String>,
+    ) -> Self {
         let requirements = spec
             .spec
             .requirements
             .iter()
+            .filter(|req| {
+                !covered_in_suite.contains(&req.id)
+                    || scenarios.iter().any(|s| s.requirements.contains(&req.id))
+            })
             .map(|req| {
                 let covering: Vec<&ScenarioResult> = scenarios
                     .iter()

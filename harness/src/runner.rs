@@ -132,7 +132,12 @@ pub async fn run_suite(suite: &Suite, kind: &TargetKind, only: Option<&[String]>
         TargetKind::Embedded(_) => "embedded mock".to_owned(),
         TargetKind::Live(live) => live.url.clone(),
     };
-    SuiteReport::new(&suite.spec, target, results)
+    let covered = suite
+        .scenarios
+        .iter()
+        .flat_map(|s| s.requirements.iter().cloned())
+        .collect();
+    SuiteReport::new(&suite.spec, target, results, &covered)
 }
 
 fn rand_tag() -> u32 {

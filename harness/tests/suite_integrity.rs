@@ -113,3 +113,16 @@ fn every_error_kind_the_spec_declares_renders_in_its_own_schema() {
         }
     }
 }
+
+#[test]
+fn a_requirement_without_a_scenario_is_uncovered_and_fails_the_run() {
+    let loaded = spec::load("mws-events").unwrap();
+    let report =
+        event_harness::SuiteReport::new(&loaded, "nowhere".into(), Vec::new(), &Default::default());
+    assert_eq!(
+        report.count(event_harness::Verdict::Uncovered),
+        loaded.spec.requirements.len()
+    );
+    assert!(report.is_failure());
+    assert!(report.table(120).contains("UNCOVERED"));
+}
