@@ -46,7 +46,14 @@ pub fn render(stored: &Value, view: View, rules: &Rules) -> Value {
             }
         }
     }
-    Value::Object(out)
+    Value::Object(id_last(out))
+}
+
+/// MWS serialises an event's keys alphabetically with `id` last (seed 004, sample responses).
+fn id_last(map: Map<String, Value>) -> Map<String, Value> {
+    let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+    entries.sort_by(|a, b| (a.0 == "id").cmp(&(b.0 == "id")).then_with(|| a.0.cmp(&b.0)));
+    entries.into_iter().collect()
 }
 
 fn strip_artefacts(event: &mut Map<String, Value>, rules: &Rules) {
