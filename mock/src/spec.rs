@@ -101,13 +101,34 @@ pub struct Operation {
 impl Operation {
     /// Does `path` (relative to the base path, no query) match this operation's template?
     pub fn matches_path(&self, path: &str) -> bool {
+        self.path_params(path).is_some()
+    }
+
+    /// The `{name}` segments of the template, filled from `path`; `None` if it does not match.
+    pub fn path_params<'p>(&self, path: &'p str) -> Option<Vec<(&str, &'p str)>> {
         let want: Vec<&str> = self.path.split('/').filter(|s| !s.is_empty()).collect();
         let got: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        want.len() == got.len()
-            && want
-                .iter()
-                .zip(&got)
-                .all(|(w, g)| (w.starts_with('{') && w.ends_with('}')) || w == g)
+        if want.len() != got.len() {
+            return None;
+        }
+        let mut params = Vec::new();
+        for (w, g) in want.iter().zip(&got) {
+            match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                Some(name) => params.push((name, *g)),
+                None if w == g => {}
+                None => return None,
+            }
+        }
+        Some(params)
+    }
+
+    /// The template with `{name}` segments filled in.
+    pub fn fill_path(&self, params: &[(&str, &str)]) -> String {
+        params
+            .iter()
+            .fold(self.path.clone(), |path, (name, value)| {
+                path.replace(&format!("{{{name}}}"), value)
+            })
     }
 }
 
@@ -175,6 +196,18 @@ impl LoadedSpec {
             .ok_or_else(|| invalid(&file, format!("missing rule '{name}'")))?;
         serde_json::from_value(value.clone())
             .map_err(|e| invalid(&file, format!("rule '{name}': {e}")))
+    }
+
+    /// The permission an account needs for this API (from `auth[].permission`), if any.
+    pub fn permission(&self) -> Option<&str> {
+        self.spec
+            .auth
+            .iter()
+            .find_map(|a| a.get("permission").and_then(Value::as_str))
+    }
+
+    pub fn operation(&self, id: &str) -> Option<&Operation> {
+        self.spec.operations.iter().find(|op| op.id == id)
     }
 
     pub fn error_kind(&self, name: &str) -> Option<&ErrorKind> {

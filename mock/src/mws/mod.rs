@@ -20,7 +20,7 @@ use crate::core::{
     text_response, Api, BodyTooLarge, Ctx, Request, Response,
 };
 use crate::mongo::{parse_relaxed_json, Filter, SortSpec};
-use crate::spec::{self, LoadedSpec, SpecError};
+use crate::spec::{self, LoadedSpec, Operation, SpecError};
 
 use dates::{format_mws_date, parse_mws_date, Zone};
 use events_log::EventsLog;
@@ -59,11 +59,6 @@ pub struct MwsApi {
     max_events: usize,
     store: RwLock<EventStore>,
     log: EventsLog,
-}
-
-enum Route<'a> {
-    Collection,
-    Item(&'a str),
 }
 
 /// An error answer in MWS's envelope, before it is rendered.
@@ -117,13 +112,7 @@ impl MwsApi {
             file: "mock configuration".into(),
             message,
         })?;
-        let permission = spec
-            .spec
-            .auth
-            .iter()
-            .find_map(|a| a.get("permission").and_then(Value::as_str))
-            .unwrap_or("events")
-            .to_owned();
+        let permission = spec.permission().unwrap_or_default().to_owned();
         let mut base_paths = vec![spec.spec.base_path.clone()];
         base_paths.extend(spec.spec.alternate_base_paths.iter().cloned());
         Ok(Self {
@@ -252,17 +241,31 @@ impl MwsApi {
         self.rules.renames.legacy_versions.contains(&version)
     }
 
-    fn dispatch(&self, req: &Request, ctx: &Ctx<'_>, route: Route<'_>) -> MwsResult<Response> {
+    fn dispatch(
+        &self,
+        req: &Request,
+        ctx: &Ctx<'_>,
+        op: &Operation,
+        params: &[(&str, &str)],
+    ) -> MwsResult<Response> {
         let pairs = query_pairs(req.uri().query())
             .map_err(|name| MwsError::invalid_param(&name, "the value is not valid UTF-8"))?;
         let version = self.version(&pairs)?;
         let pretty = param(&pairs, &self.rules.projection.pretty_param) == Some("true");
-        match (req.method(), route) {
-            (&Method::GET, Route::Collection) => {
+        let param_of = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| *v)
+                .unwrap_or_default()
+        };
+        match op.id.as_str() {
+            "listEvents" => {
                 let body = self.list(&pairs, version)?;
                 Ok(json_response(StatusCode::OK, &body, pretty))
             }
-            (&Method::GET, Route::Item(id)) => {
+            "getEvent" => {
+                let id = param_of("id");
                 let store = self.read_store();
                 let stored = store
                     .get(id)
@@ -275,9 +278,10 @@ impl MwsApi {
                 let event = self.project(render(stored, view, &self.rules), &pairs);
                 Ok(json_response(StatusCode::OK, &event, pretty))
             }
-            (&Method::POST, Route::Collection) => self.create(req, ctx, version, pretty),
-            // Methods are checked against the spec's operations before dispatch.
-            _ => Err(MwsError::new("method_not_allowed")),
+            "createEvent" => self.create(req, ctx, op, version, pretty),
+            // An operation the spec declares but this module does not implement.
+            other => Err(MwsError::new("internal")
+                .with("detail", format!("operation {other} is not implemented"))),
         }
     }
 
@@ -428,6 +432,7 @@ impl MwsApi {
         &self,
         req: &Request,
         ctx: &Ctx<'_>,
+        op: &Operation,
         version: i64,
         pretty: bool,
     ) -> MwsResult<Response> {
@@ -457,13 +462,9 @@ impl MwsApi {
                 }
             }
         }
-        let schema = self
-            .spec
-            .spec
-            .operations
-            .iter()
-            .find(|op| op.id == "createEvent")
-            .and_then(|op| op.request.as_ref())
+        let schema = op
+            .request
+            .as_ref()
             .map(|r| r.schema.clone())
             .unwrap_or_default();
         let violations = self
@@ -476,7 +477,7 @@ impl MwsApi {
             err.messages = Some(violations.into_iter().map(|v| v.message).collect());
             return Err(err);
         }
-        let (id, stored) = self.to_stored(&body, ctx)?;
+        let (id, stored) = self.to_stored(&schema, &body, ctx)?;
         {
             let mut store = self.write_store();
             if store.events.len() >= self.max_events {
@@ -493,7 +494,12 @@ impl MwsApi {
             &render(&stored, View::Created, &self.rules),
             pretty,
         );
-        let location = format!("{}/rest/events/{id}", self.public_base(req, ctx));
+        let item_path = self
+            .spec
+            .operation("getEvent")
+            .map(|get| get.fill_path(&[("id", &id)]))
+            .unwrap_or_default();
+        let location = format!("{}{item_path}", self.public_base(req, ctx));
         if let Ok(v) = HeaderValue::from_str(&location) {
             resp.headers_mut().insert(header::LOCATION, v);
         }
@@ -502,11 +508,11 @@ impl MwsApi {
 
     /// The stored form of a validated create body: known fields only, dates in the storage zone,
     /// a new id and the storage artefacts (version, associated objects' _id/version).
-    fn to_stored(&self, body: &Value, ctx: &Ctx<'_>) -> MwsResult<(String, Value)> {
+    fn to_stored(&self, schema: &str, body: &Value, ctx: &Ctx<'_>) -> MwsResult<(String, Value)> {
         let schema = self
             .spec
             .schemas
-            .document("create-request.json")
+            .document(schema)
             .map_err(|e| MwsError::new("internal").with("detail", e.to_string()))?;
         let known: Vec<&String> = schema
             .get("properties")
@@ -525,14 +531,21 @@ impl MwsApi {
                         .map(|at| Value::String(format_mws_date(at, &self.storage_zone)))
                         .unwrap_or_else(|| value.clone())
                 }
-                Value::Array(items) if key == "associatedObjects" => Value::Array(
-                    items
-                        .iter()
-                        .map(|item| {
-                            self.with_artefacts(item, &self.rules.artefacts.associated_object)
-                        })
-                        .collect(),
-                ),
+                Value::Array(items) => match self
+                    .rules
+                    .artefacts
+                    .lists
+                    .get(key.as_str())
+                    .and_then(Value::as_object)
+                {
+                    Some(artefacts) => Value::Array(
+                        items
+                            .iter()
+                            .map(|item| self.with_artefacts(item, artefacts))
+                            .collect(),
+                    ),
+                    None => value.clone(),
+                },
                 other => other.clone(),
             };
             stored.insert(key.clone(), value);
@@ -582,8 +595,17 @@ impl Api for MwsApi {
         &self.base_paths
     }
 
+    /// Paths under the first segment of any operation (`/rest/...`), so near misses get MWS's 404.
     fn claims(&self, path: &str) -> bool {
-        path == "/rest" || path.starts_with("/rest/")
+        let first = |p: &str| p.split('/').find(|s| !s.is_empty()).map(str::to_owned);
+        let wanted = first(path);
+        wanted.is_some()
+            && self
+                .spec
+                .spec
+                .operations
+                .iter()
+                .any(|op| first(&op.path) == wanted)
     }
 
     fn body_limit(&self) -> usize {
@@ -609,31 +631,34 @@ impl Api for MwsApi {
             );
             return resp;
         };
-        let segments: Vec<&str> = ctx.path.split('/').filter(|s| !s.is_empty()).collect();
-        let route = match segments.as_slice() {
-            ["rest", "events"] => Route::Collection,
-            ["rest", "events", id] => Route::Item(id),
-            _ => return self.error_response(MwsError::new("unknown_path").with("path", ctx.path)),
-        };
-        let allowed: Vec<&str> = self
+        let candidates: Vec<(&Operation, Vec<(&str, &str)>)> = self
             .spec
             .spec
             .operations
             .iter()
-            .filter(|op| op.matches_path(ctx.path))
-            .map(|op| op.method.as_str())
+            .filter_map(|op| op.path_params(ctx.path).map(|params| (op, params)))
             .collect();
-        if !allowed.iter().any(|m| *m == req.method().as_str()) {
+        if candidates.is_empty() {
+            return self.error_response(MwsError::new("unknown_path").with("path", ctx.path));
+        }
+        let Some((op, params)) = candidates
+            .iter()
+            .find(|(op, _)| op.method == req.method().as_str())
+        else {
+            let allowed: Vec<&str> = candidates
+                .iter()
+                .map(|(op, _)| op.method.as_str())
+                .collect();
             let mut resp = self.error_response(MwsError::new("method_not_allowed"));
             if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
                 resp.headers_mut().insert(header::ALLOW, v);
             }
             return resp;
-        }
-        if !user.may(&self.permission) {
+        };
+        if !self.permission.is_empty() && !user.may(&self.permission) {
             return self.error_response(MwsError::new("forbidden"));
         }
-        self.dispatch(req, ctx, route)
+        self.dispatch(req, ctx, op, params)
             .unwrap_or_else(|err| self.error_response(err))
     }
 

@@ -52,7 +52,11 @@ pub fn render(stored: &Value, view: View, rules: &Rules) -> Value {
 /// MWS serialises an event's keys alphabetically with `id` last (seed 004, sample responses).
 fn id_last(map: Map<String, Value>) -> Map<String, Value> {
     let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-    entries.sort_by(|a, b| (a.0 == "id").cmp(&(b.0 == "id")).then_with(|| a.0.cmp(&b.0)));
+    entries.sort_by(|a, b| {
+        (a.0 == "id")
+            .cmp(&(b.0 == "id"))
+            .then_with(|| a.0.cmp(&b.0))
+    });
     entries.into_iter().collect()
 }
 
@@ -60,9 +64,14 @@ fn strip_artefacts(event: &mut Map<String, Value>, rules: &Rules) {
     for key in rules.artefacts.event.keys() {
         event.remove(key);
     }
-    if let Some(Value::Array(objects)) = event.get_mut("associatedObjects") {
+    for (list, artefacts) in &rules.artefacts.lists {
+        let (Some(Value::Array(objects)), Some(artefacts)) =
+            (event.get_mut(list), artefacts.as_object())
+        else {
+            continue;
+        };
         for object in objects.iter_mut().filter_map(Value::as_object_mut) {
-            for key in rules.artefacts.associated_object.keys() {
+            for key in artefacts.keys() {
                 object.remove(key);
             }
         }

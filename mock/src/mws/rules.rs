@@ -40,7 +40,8 @@ pub struct OutputDefaults {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Artefacts {
     pub event: Map<String, Value>,
-    pub associated_object: Map<String, Value>,
+    /// List field -> fields added to each of its objects (`"{id}"` copies the object's id).
+    pub lists: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
