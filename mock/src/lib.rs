@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod errors;
 pub mod ids;
 pub mod mongo;
 pub mod mws;

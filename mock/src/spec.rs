@@ -148,13 +148,37 @@ pub struct ResponseSpec {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Errors {
+    /// Schema every error body (status >= 400) satisfies, whatever the envelope.
     pub schema: String,
+    /// Named body templates; an API may switch between them (configuration).
+    #[serde(default)]
+    pub envelopes: BTreeMap<String, Envelope>,
+    #[serde(default)]
+    pub default_envelope: Option<String>,
+    /// Where an error body carries the vendor's error code, per envelope (tried in order).
+    #[serde(default)]
+    pub code_pointers: Vec<String>,
     pub kinds: BTreeMap<String, ErrorKind>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Envelope {
+    pub body: Value,
+    #[serde(default)]
+    pub schema: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ErrorKind {
     pub status: u16,
+    /// The vendor's error code (e.g. ces.0014).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The vendor's message text (one), for envelopes with a single message.
+    #[serde(default)]
+    pub message: Option<String>,
     #[serde(default)]
     pub messages: Vec<String>,
     #[serde(default)]
@@ -269,6 +293,12 @@ fn load_uncached(api: &str) -> Result<LoadedSpec, SpecError> {
     let schemas = SchemaSet::new(api);
     // Fail fast on a schema that does not compile or a $ref that does not resolve.
     let mut names: Vec<&str> = vec![spec.errors.schema.as_str()];
+    names.extend(
+        spec.errors
+            .envelopes
+            .values()
+            .filter_map(|e| e.schema.as_deref()),
+    );
     for op in &spec.operations {
         names.extend(op.request.iter().map(|r| r.schema.as_str()));
         for resp in op.responses.values() {

@@ -19,6 +19,7 @@ use crate::core::{
     basic_credentials, is_json_media_type, json_response, media_type, param, query_pairs,
     text_response, Api, BodyTooLarge, Ctx, Request, Response,
 };
+use crate::errors::{self, ApiError};
 use crate::mongo::{parse_relaxed_json, Filter, SortSpec};
 use crate::spec::{self, LoadedSpec, Operation, SpecError};
 
@@ -61,33 +62,12 @@ pub struct MwsApi {
     log: EventsLog,
 }
 
-/// An error answer in MWS's envelope, before it is rendered.
-struct MwsError {
-    kind: &'static str,
-    values: Vec<(&'static str, String)>,
-    /// Replaces the kind's messages (validation lists every violation).
-    messages: Option<Vec<String>>,
-}
+type MwsError = ApiError;
 
-impl MwsError {
-    fn new(kind: &'static str) -> Self {
-        Self {
-            kind,
-            values: Vec::new(),
-            messages: None,
-        }
-    }
-
-    fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.values.push((name, value.into()));
-        self
-    }
-
-    fn invalid_param(name: &str, detail: impl Into<String>) -> Self {
-        Self::new("invalid_parameter")
-            .with("param", name)
-            .with("detail", detail)
-    }
+fn invalid_param(name: &str, detail: impl Into<String>) -> MwsError {
+    MwsError::new("invalid_parameter")
+        .with("param", name)
+        .with("detail", detail)
 }
 
 type MwsResult<T> = Result<T, MwsError>;
@@ -199,28 +179,7 @@ impl MwsApi {
     }
 
     fn error_response(&self, err: MwsError) -> Response {
-        let Some(kind) = self.spec.error_kind(err.kind) else {
-            // A kind missing from the spec is a bug in the spec; still answer in MWS's shape.
-            return json_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &json!({"messages": ["A problem occurred while processing the request", format!("error kind '{}' is not in the spec", err.kind)]}),
-                false,
-            );
-        };
-        let messages: Vec<String> = match err.messages {
-            Some(m) => m,
-            None => {
-                let values: Vec<(&str, &str)> =
-                    err.values.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                kind.messages
-                    .iter()
-                    .map(|t| spec::render_template(t, &values))
-                    .filter(|m| !m.trim().is_empty())
-                    .collect()
-            }
-        };
-        let status = StatusCode::from_u16(kind.status).unwrap_or(StatusCode::BAD_REQUEST);
-        json_response(status, &json!({ "messages": messages }), false)
+        errors::render(&self.spec, None, &err, &[])
     }
 
     /// Version from the `api-version` parameter (required; `latest` is an alias).
@@ -249,7 +208,7 @@ impl MwsApi {
         params: &[(&str, &str)],
     ) -> MwsResult<Response> {
         let pairs = query_pairs(req.uri().query())
-            .map_err(|name| MwsError::invalid_param(&name, "the value is not valid UTF-8"))?;
+            .map_err(|name| invalid_param(&name, "the value is not valid UTF-8"))?;
         let version = self.version(&pairs)?;
         let pretty = param(&pairs, &self.rules.projection.pretty_param) == Some("true");
         let param_of = |name: &str| {
@@ -292,7 +251,7 @@ impl MwsApi {
             Some(text) => {
                 let mut query = self.parse_param_json(&q.query_param, text)?;
                 if !query.is_object() {
-                    return Err(MwsError::invalid_param(
+                    return Err(invalid_param(
                         &q.query_param,
                         "the query must be a JSON object",
                     ));
@@ -305,7 +264,7 @@ impl MwsApi {
                         self.normalise_operand(field, operand)
                             .unwrap_or_else(|| operand.clone())
                     })
-                    .map_err(|e| MwsError::invalid_param(&q.query_param, e.to_string()))?,
+                    .map_err(|e| invalid_param(&q.query_param, e.to_string()))?,
                 )
             }
             None => None,
@@ -318,7 +277,7 @@ impl MwsApi {
                 }
                 Some(
                     SortSpec::parse(&sort)
-                        .map_err(|e| MwsError::invalid_param(&q.sort_param, e.to_string()))?,
+                        .map_err(|e| invalid_param(&q.sort_param, e.to_string()))?,
                 )
             }
             None => None,
@@ -357,16 +316,17 @@ impl MwsApi {
 
     /// `query` and `sort` are Mongo-shell relaxed JSON (unquoted keys), bounded in depth.
     fn parse_param_json(&self, name: &str, text: &str) -> MwsResult<Value> {
-        parse_relaxed_json(text, self.rules.query.max_depth)
-            .map_err(|e| MwsError::invalid_param(name, e))
+        parse_relaxed_json(text, self.rules.query.max_depth).map_err(|e| invalid_param(name, e))
     }
 
     fn count_param(&self, pairs: &[(String, String)], name: &str) -> MwsResult<Option<usize>> {
         match param(pairs, name) {
             None => Ok(None),
-            Some(raw) => raw.trim().parse::<usize>().map(Some).map_err(|_| {
-                MwsError::invalid_param(name, format!("'{raw}' is not a non-negative integer"))
-            }),
+            Some(raw) => {
+                raw.trim().parse::<usize>().map(Some).map_err(|_| {
+                    invalid_param(name, format!("'{raw}' is not a non-negative integer"))
+                })
+            }
         }
     }
 
@@ -473,9 +433,8 @@ impl MwsApi {
             .violations(&schema, &body)
             .map_err(|e| MwsError::new("internal").with("detail", e.to_string()))?;
         if !violations.is_empty() {
-            let mut err = MwsError::new("validation");
-            err.messages = Some(violations.into_iter().map(|v| v.message).collect());
-            return Err(err);
+            return Err(MwsError::new("validation")
+                .with_messages(violations.into_iter().map(|v| v.message).collect()));
         }
         let (id, stored) = self.to_stored(&schema, &body, ctx)?;
         {
