@@ -47,6 +47,31 @@ pub trait Api: Send + Sync {
     fn reset(&self);
     /// API-specific control endpoints under `/__admin/<api-id>/<path>`.
     fn admin(&self, req: &Request, path: &str, ctx: &Ctx<'_>) -> Option<Response>;
+    /// The spec operation a request addresses, if any (faults can target one operation).
+    fn operation_of(&self, req: &Request, path: &str) -> Option<String>;
+    /// An answer with one of this API's own error kinds (fault injection).
+    fn error(&self, kind: &str, req: &Request, ctx: &Ctx<'_>) -> Response;
+    /// Does this API's spec declare the error kind?
+    fn has_error_kind(&self, kind: &str) -> bool;
+}
+
+/// An injected failure: the next matching requests get one of the API's own error kinds
+/// instead of being served.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Fault {
+    /// API id, e.g. `cloud-eye-events`.
+    pub api: String,
+    /// Only requests to this operation id; any operation when absent.
+    #[serde(default)]
+    pub operation: Option<String>,
+    /// An error kind of the API's spec, e.g. `throttled`.
+    pub error: String,
+    /// How many requests it affects; every request until cleared when absent.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Seconds to put in a `Retry-After` header.
+    #[serde(default)]
+    pub retry_after: Option<u32>,
 }
 
 /// The mock: every served API behind one `handle`.
@@ -55,6 +80,7 @@ pub struct Mock {
     clock: Arc<MockClock>,
     ids: Arc<IdGenerator>,
     apis: Vec<Arc<dyn Api>>,
+    faults: std::sync::Mutex<Vec<Fault>>,
 }
 
 impl Mock {
@@ -73,7 +99,57 @@ impl Mock {
             clock,
             ids,
             apis,
+            faults: Default::default(),
         })
+    }
+
+    /// Inject a fault; refused when the API or its error kind is unknown.
+    pub fn add_fault(&self, fault: Fault) -> Result<(), String> {
+        let api = self
+            .apis
+            .iter()
+            .find(|a| a.id() == fault.api)
+            .ok_or_else(|| format!("no API '{}' is served", fault.api))?;
+        if !api.has_error_kind(&fault.error) {
+            return Err(format!(
+                "API '{}' has no error kind '{}'",
+                fault.api, fault.error
+            ));
+        }
+        self.lock_faults().push(fault);
+        Ok(())
+    }
+
+    pub fn faults(&self) -> Vec<Fault> {
+        self.lock_faults().clone()
+    }
+
+    pub fn clear_faults(&self) {
+        self.lock_faults().clear();
+    }
+
+    fn lock_faults(&self) -> std::sync::MutexGuard<'_, Vec<Fault>> {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The fault that applies to this request, consuming one use of it.
+    fn take_fault(&self, api: &dyn Api, req: &Request, path: &str) -> Option<Fault> {
+        let mut faults = self.lock_faults();
+        if faults.is_empty() {
+            return None;
+        }
+        let operation = api.operation_of(req, path);
+        let index = faults.iter().position(|f| {
+            f.api == api.id() && (f.operation.is_none() || f.operation == operation)
+        })?;
+        let fault = faults[index].clone();
+        if let Some(count) = &mut faults[index].count {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                faults.remove(index);
+            }
+        }
+        Some(fault)
     }
 
     pub fn clock(&self) -> &MockClock {
@@ -103,10 +179,12 @@ impl Mock {
             .unwrap_or(ADMIN_BODY_LIMIT)
     }
 
+    /// Forget stored data and faults (the clock is left as it is).
     pub fn reset(&self) {
         for api in &self.apis {
             api.reset();
         }
+        self.clear_faults();
     }
 
     /// Answer one request. Never panics on any input.
@@ -124,6 +202,14 @@ impl Mock {
                     path: rest,
                     public_scheme: &self.config.public_scheme,
                 };
+                if let Some(fault) = self.take_fault(api.as_ref(), &req, rest) {
+                    let mut resp = api.error(&fault.error, &req, &ctx);
+                    if let Some(seconds) = fault.retry_after {
+                        resp.headers_mut()
+                            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                    }
+                    return resp;
+                }
                 api.handle(&req, &ctx)
             }
             None => json_response(
@@ -166,6 +252,34 @@ impl Mock {
                 self.reset();
                 json_response(StatusCode::OK, &json!({"reset": true}), false)
             }
+            ("GET", "clock") => self.clock_state(),
+            ("POST", "clock") => match serde_json::from_slice::<ClockCommand>(req.body()) {
+                Ok(command) => match command.apply(&self.clock) {
+                    Ok(()) => self.clock_state(),
+                    Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"error": e}), false),
+                },
+                Err(e) => json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": e.to_string()}),
+                    false,
+                ),
+            },
+            ("GET", "faults") => json_response(StatusCode::OK, &json!(self.faults()), false),
+            ("POST", "faults") => match serde_json::from_slice::<Fault>(req.body()) {
+                Ok(fault) => match self.add_fault(fault) {
+                    Ok(()) => json_response(StatusCode::CREATED, &json!(self.faults()), false),
+                    Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"error": e}), false),
+                },
+                Err(e) => json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": e.to_string()}),
+                    false,
+                ),
+            },
+            ("DELETE", "faults") => {
+                self.clear_faults();
+                json_response(StatusCode::OK, &json!([]), false)
+            }
             _ => {
                 let (api_id, api_path) = sub.split_once('/').unwrap_or((sub, ""));
                 let ctx = Ctx {
@@ -188,6 +302,72 @@ impl Mock {
                     })
             }
         }
+    }
+}
+
+impl Mock {
+    fn clock_state(&self) -> Response {
+        let now = self.clock.now();
+        json_response(
+            StatusCode::OK,
+            &json!({"now": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), "now_ms": now.timestamp_millis(), "frozen": self.clock.is_frozen()}),
+            false,
+        )
+    }
+}
+
+/// A `POST /__admin/clock` body: exactly one of the fields.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockCommand {
+    /// Freeze at an instant: RFC 3339 text or epoch milliseconds.
+    #[serde(default)]
+    freeze: Option<serde_json::Value>,
+    /// Move the clock (frozen or not) by this many milliseconds.
+    #[serde(default)]
+    advance_ms: Option<i64>,
+    /// Run on wall-clock time shifted by this many milliseconds.
+    #[serde(default)]
+    offset_ms: Option<i64>,
+    /// Run on wall-clock time again.
+    #[serde(default)]
+    system: Option<bool>,
+}
+
+impl ClockCommand {
+    fn apply(&self, clock: &MockClock) -> Result<(), String> {
+        let given = [
+            self.freeze.is_some(),
+            self.advance_ms.is_some(),
+            self.offset_ms.is_some(),
+            self.system.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err("give exactly one of freeze, advance_ms, offset_ms, system".into());
+        }
+        if let Some(at) = &self.freeze {
+            let instant = match at {
+                serde_json::Value::Number(n) => {
+                    n.as_i64().and_then(chrono::DateTime::from_timestamp_millis)
+                }
+                serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+                    .ok()
+                    .map(|d| d.with_timezone(&chrono::Utc)),
+                _ => None,
+            }
+            .ok_or("freeze takes RFC 3339 text or epoch milliseconds")?;
+            clock.freeze(instant);
+        }
+        if let Some(ms) = self.advance_ms {
+            clock.advance(chrono::Duration::milliseconds(ms));
+        }
+        if let Some(ms) = self.offset_ms {
+            clock.run_with_offset(chrono::Duration::milliseconds(ms));
+        }
+        if self.system == Some(true) {
+            clock.run_with_offset(chrono::Duration::zero());
+        }
+        Ok(())
     }
 }
 

@@ -15,15 +15,15 @@ use crate::spec::{render_template, ErrorKind, LoadedSpec};
 /// optionally texts that replace the kind's own (e.g. one message per violation).
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    pub kind: &'static str,
+    pub kind: String,
     pub values: Vec<(&'static str, String)>,
     pub messages: Option<Vec<String>>,
 }
 
 impl ApiError {
-    pub fn new(kind: &'static str) -> Self {
+    pub fn new(kind: impl Into<String>) -> Self {
         Self {
-            kind,
+            kind: kind.into(),
             values: Vec::new(),
             messages: None,
         }
@@ -49,7 +49,7 @@ pub fn render(
     extra: &[(&str, String)],
 ) -> Response {
     let errors = &spec.spec.errors;
-    let (kind, error) = match errors.kinds.get(error.kind) {
+    let (kind, error) = match errors.kinds.get(&error.kind) {
         Some(kind) => (kind, error.clone()),
         None => match errors.kinds.get("internal") {
             Some(kind) => (

@@ -621,6 +621,23 @@ impl Api for MwsApi {
             .unwrap_or_else(|err| self.error_response(err))
     }
 
+    fn operation_of(&self, req: &Request, path: &str) -> Option<String> {
+        self.spec
+            .spec
+            .operations
+            .iter()
+            .find(|op| op.method == req.method().as_str() && op.matches_path(path))
+            .map(|op| op.id.clone())
+    }
+
+    fn error(&self, kind: &str, _req: &Request, _ctx: &Ctx<'_>) -> Response {
+        self.error_response(MwsError::new(kind).with("detail", "injected fault"))
+    }
+
+    fn has_error_kind(&self, kind: &str) -> bool {
+        self.spec.spec.errors.kinds.contains_key(kind)
+    }
+
     fn admin(&self, req: &Request, path: &str, ctx: &Ctx<'_>) -> Option<Response> {
         match (req.method(), path) {
             (&Method::GET, "events") => {
