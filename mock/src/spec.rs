@@ -202,6 +202,14 @@ pub struct Requirement {
     pub basis: Basis,
 }
 
+/// The outcome of routing a request by the spec's operations.
+pub enum Routed<'s, 'p> {
+    Operation(&'s Operation, Vec<(&'s str, &'p str)>),
+    /// The path is an operation's, the method none of them: the methods that are.
+    MethodNotAllowed(Vec<&'s str>),
+    NoSuchPath,
+}
+
 /// One API's spec with its compiled schemas.
 pub struct LoadedSpec {
     pub spec: ApiSpec,
@@ -228,6 +236,41 @@ impl LoadedSpec {
             .auth
             .iter()
             .find_map(|a| a.get("permission").and_then(Value::as_str))
+    }
+
+    /// Which operation a request addresses: the path must match an operation's template, and the
+    /// method one of those operations.
+    pub fn route<'s, 'p>(&'s self, method: &str, path: &'p str) -> Routed<'s, 'p> {
+        let candidates: Vec<(&Operation, Vec<(&str, &'p str)>)> = self
+            .spec
+            .operations
+            .iter()
+            .filter_map(|op| op.path_params(path).map(|params| (op, params)))
+            .collect();
+        if candidates.is_empty() {
+            return Routed::NoSuchPath;
+        }
+        let allowed: Vec<&str> = candidates
+            .iter()
+            .map(|(op, _)| op.method.as_str())
+            .collect();
+        match candidates.into_iter().find(|(op, _)| op.method == method) {
+            Some((op, params)) => Routed::Operation(op, params),
+            None => Routed::MethodNotAllowed(allowed),
+        }
+    }
+
+    /// Is `path` under the first segment of one of the operations (e.g. `/rest/...`)? Such paths
+    /// belong to this API even when no operation matches, so they get the vendor's 404.
+    pub fn claims(&self, path: &str) -> bool {
+        let first = |p: &str| p.split('/').find(|s| !s.is_empty()).map(str::to_owned);
+        let wanted = first(path);
+        wanted.is_some()
+            && self
+                .spec
+                .operations
+                .iter()
+                .any(|op| first(&op.path) == wanted)
     }
 
     pub fn operation(&self, id: &str) -> Option<&Operation> {

@@ -21,7 +21,7 @@ use crate::core::{
 };
 use crate::errors::{self, ApiError};
 use crate::mongo::{parse_relaxed_json, Filter, SortSpec};
-use crate::spec::{self, LoadedSpec, Operation, SpecError};
+use crate::spec::{self, LoadedSpec, Operation, Routed, SpecError};
 
 use dates::{format_mws_date, parse_mws_date, Zone};
 use events_log::EventsLog;
@@ -554,17 +554,8 @@ impl Api for MwsApi {
         &self.base_paths
     }
 
-    /// Paths under the first segment of any operation (`/rest/...`), so near misses get MWS's 404.
     fn claims(&self, path: &str) -> bool {
-        let first = |p: &str| p.split('/').find(|s| !s.is_empty()).map(str::to_owned);
-        let wanted = first(path);
-        wanted.is_some()
-            && self
-                .spec
-                .spec
-                .operations
-                .iter()
-                .any(|op| first(&op.path) == wanted)
+        self.spec.claims(path)
     }
 
     fn body_limit(&self) -> usize {
@@ -590,44 +581,31 @@ impl Api for MwsApi {
             );
             return resp;
         };
-        let candidates: Vec<(&Operation, Vec<(&str, &str)>)> = self
-            .spec
-            .spec
-            .operations
-            .iter()
-            .filter_map(|op| op.path_params(ctx.path).map(|params| (op, params)))
-            .collect();
-        if candidates.is_empty() {
-            return self.error_response(MwsError::new("unknown_path").with("path", ctx.path));
-        }
-        let Some((op, params)) = candidates
-            .iter()
-            .find(|(op, _)| op.method == req.method().as_str())
-        else {
-            let allowed: Vec<&str> = candidates
-                .iter()
-                .map(|(op, _)| op.method.as_str())
-                .collect();
-            let mut resp = self.error_response(MwsError::new("method_not_allowed"));
-            if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
-                resp.headers_mut().insert(header::ALLOW, v);
+        let (op, params) = match self.spec.route(req.method().as_str(), ctx.path) {
+            Routed::Operation(op, params) => (op, params),
+            Routed::NoSuchPath => {
+                return self.error_response(MwsError::new("unknown_path").with("path", ctx.path))
             }
-            return resp;
+            Routed::MethodNotAllowed(allowed) => {
+                let mut resp = self.error_response(MwsError::new("method_not_allowed"));
+                if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+                    resp.headers_mut().insert(header::ALLOW, v);
+                }
+                return resp;
+            }
         };
         if !self.permission.is_empty() && !user.may(&self.permission) {
             return self.error_response(MwsError::new("forbidden"));
         }
-        self.dispatch(req, ctx, op, params)
+        self.dispatch(req, ctx, op, &params)
             .unwrap_or_else(|err| self.error_response(err))
     }
 
     fn operation_of(&self, req: &Request, path: &str) -> Option<String> {
-        self.spec
-            .spec
-            .operations
-            .iter()
-            .find(|op| op.method == req.method().as_str() && op.matches_path(path))
-            .map(|op| op.id.clone())
+        match self.spec.route(req.method().as_str(), path) {
+            Routed::Operation(op, _) => Some(op.id.clone()),
+            _ => None,
+        }
     }
 
     fn error(&self, kind: &str, _req: &Request, _ctx: &Ctx<'_>) -> Response {
