@@ -91,8 +91,11 @@ impl Mock {
         });
         let ids = Arc::new(IdGenerator::new(config.id_seed));
         let mut apis: Vec<Arc<dyn Api>> = Vec::new();
-        if config.serves("mws-events") {
+        if config.serves(crate::mws::API_ID) {
             apis.push(Arc::new(crate::mws::MwsApi::new(&config)?));
+        }
+        if config.serves(crate::ces::API_ID) {
+            apis.push(Arc::new(crate::ces::CesApi::new(&config)?));
         }
         Ok(Self {
             config,

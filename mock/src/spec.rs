@@ -503,10 +503,11 @@ impl SchemaSet {
     }
 }
 
-/// Find the deepest `x-message` on the evaluation path of `error` inside `document`, stopping at
-/// the first `$ref` (messages belong to the referencing property, not the shared definition).
+/// Find the deepest `x-message` on the evaluation path of `error` inside `document`. Local
+/// `$ref`s (`#/...`) are followed; a `$ref` to another file ends the walk (messages belong to the
+/// referencing property, not the shared definition).
 fn annotated_message(document: &Value, error: &jsonschema::ValidationError<'_>) -> Option<String> {
-    let keyword = keyword_of(error.kind());
+    let keyword = error.kind().keyword();
     let mut node = document;
     let mut found: Option<&Value> = node.get("x-message");
     let segments: Vec<String> = error
@@ -516,7 +517,20 @@ fn annotated_message(document: &Value, error: &jsonschema::ValidationError<'_>) 
         .collect();
     for segment in &segments {
         if segment == "$ref" {
-            break;
+            let target = node
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix('#'));
+            match target.and_then(|pointer| document.pointer(pointer)) {
+                Some(referenced) => {
+                    node = referenced;
+                    if let Some(m) = node.get("x-message") {
+                        found = Some(m);
+                    }
+                    continue;
+                }
+                None => break,
+            }
         }
         node = match node {
             Value::Object(map) => map.get(segment.as_str())?,
@@ -533,18 +547,6 @@ fn annotated_message(document: &Value, error: &jsonschema::ValidationError<'_>) 
         _ => return None,
     };
     Some(fill_placeholders(template, error.kind()))
-}
-
-fn keyword_of(kind: &jsonschema::error::ValidationErrorKind) -> &'static str {
-    use jsonschema::error::ValidationErrorKind as K;
-    match kind {
-        K::Required { .. } => "required",
-        K::Type { .. } => "type",
-        K::Enum { .. } => "enum",
-        K::Pattern { .. } => "pattern",
-        K::Format { .. } => "format",
-        _ => "other",
-    }
 }
 
 fn fill_placeholders(template: &str, kind: &jsonschema::error::ValidationErrorKind) -> String {

@@ -1,0 +1,522 @@
+//! Huawei Cloud Eye, reporting events (seed 003): `POST /V1.0/{project_id}/events`.
+//!
+//! Order of checks, as the API gateway and then CES apply them: authentication (401: no
+//! credentials ces.0015; bad token or signature APIGW.0301), resource (404) and method (405),
+//! project id (400 ces.0003), permission (403), body size (413 APIGW.0201), empty body
+//! (400 ces.0001), then every body rule at once (400 ces.0014). Every answer carries an
+//! X-Request-Id.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use http::{header::HeaderName, HeaderValue, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::config::{AccessKey, CesConfig, DuplicateId, MockConfig, SubEventMode, Token};
+use crate::core::{json_response, Api, BodyTooLarge, Ctx, Request, Response};
+use crate::errors::{self, ApiError};
+use crate::huawei_sign::{self, VerifyError};
+use crate::spec::{self, LoadedSpec, Routed, SpecError};
+
+pub const API_ID: &str = "cloud-eye-events";
+
+#[derive(Debug, Clone, Deserialize)]
+struct ProjectRule {
+    param: String,
+    pattern: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct TimeWindow {
+    field: String,
+    before_ms: i64,
+    after_ms: i64,
+    margin_ms: i64,
+    message: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Dedup {
+    fields: Vec<String>,
+    duplicate_id: DuplicateId,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct EventIdRule {
+    prefix: String,
+    timestamp_digits: usize,
+    random_length: usize,
+    alphabet: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct SubEventRule {
+    field: String,
+    mode: SubEventMode,
+    message: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct RequestIdRule {
+    header: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct SignatureRule {
+    max_skew_minutes: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Limits {
+    max_body_bytes: usize,
+}
+
+/// Reported events, each once per dedup key.
+#[derive(Default)]
+struct EventStore {
+    events: Vec<Value>,
+    /// Dedup key -> event_id of the stored event.
+    by_key: HashMap<String, String>,
+}
+
+/// Who is calling: an AK/SK pair or a token.
+enum Principal<'a> {
+    Key(&'a AccessKey),
+    Token(&'a Token),
+}
+
+impl Principal<'_> {
+    fn owns_project(&self, project: &str) -> bool {
+        match self {
+            Principal::Key(k) => k.project_ids.iter().any(|p| p == project),
+            Principal::Token(t) => t.project_id == project,
+        }
+    }
+
+    fn may(&self, action: &str) -> bool {
+        match self {
+            Principal::Key(k) => k.may(action),
+            Principal::Token(t) => t.may(action),
+        }
+    }
+}
+
+pub struct CesApi {
+    spec: Arc<LoadedSpec>,
+    base_paths: Vec<String>,
+    project: ProjectRule,
+    project_pattern: regex::Regex,
+    window: TimeWindow,
+    dedup: Dedup,
+    event_id: EventIdRule,
+    sub_event: SubEventRule,
+    request_id_header: HeaderName,
+    max_skew: chrono::Duration,
+    body_limit: usize,
+    envelope: Option<String>,
+    permission: String,
+    token_header: String,
+    access_keys: Vec<AccessKey>,
+    tokens: Vec<Token>,
+    max_events: usize,
+    store: RwLock<EventStore>,
+}
+
+fn config_error(message: impl Into<String>) -> SpecError {
+    SpecError::Invalid {
+        file: format!("{API_ID}/spec.json or the mock configuration"),
+        message: message.into(),
+    }
+}
+
+impl CesApi {
+    pub fn new(config: &MockConfig) -> Result<Self, SpecError> {
+        let spec = spec::load(API_ID)?;
+        let cfg: &CesConfig = &config.ces;
+        let project: ProjectRule = spec.rule("project_id")?;
+        let project_pattern =
+            regex::Regex::new(&project.pattern).map_err(|e| config_error(e.to_string()))?;
+        let mut window: TimeWindow = spec.rule("time_window")?;
+        if let Some(margin) = cfg.time_margin_ms {
+            window.margin_ms = margin;
+        }
+        let mut dedup: Dedup = spec.rule("dedup")?;
+        if let Some(choice) = cfg.duplicate_id {
+            dedup.duplicate_id = choice;
+        }
+        let mut sub_event: SubEventRule = spec.rule("sub_event_type")?;
+        if let Some(mode) = cfg.sub_event_type {
+            sub_event.mode = mode;
+        }
+        let request_id: RequestIdRule = spec.rule("request_id")?;
+        let signature: SignatureRule = spec.rule("signature")?;
+        let limits: Limits = spec.rule("limits")?;
+        if let Some(envelope) = &cfg.error_envelope {
+            if !spec.spec.errors.envelopes.contains_key(envelope) {
+                return Err(config_error(format!("unknown error envelope '{envelope}'")));
+            }
+        }
+        let token_header = spec
+            .spec
+            .auth
+            .iter()
+            .find(|a| a.get("scheme").and_then(Value::as_str) == Some("token"))
+            .and_then(|a| a.get("header").and_then(Value::as_str))
+            .unwrap_or("X-Auth-Token")
+            .to_owned();
+        let mut base_paths = vec![spec.spec.base_path.clone()];
+        base_paths.extend(spec.spec.alternate_base_paths.iter().cloned());
+        Ok(Self {
+            base_paths,
+            project_pattern,
+            project,
+            window,
+            dedup,
+            event_id: spec.rule("event_id")?,
+            sub_event,
+            request_id_header: HeaderName::try_from(request_id.header)
+                .map_err(|e| config_error(e.to_string()))?,
+            max_skew: chrono::Duration::minutes(signature.max_skew_minutes),
+            body_limit: cfg.max_body_bytes.unwrap_or(limits.max_body_bytes),
+            envelope: cfg.error_envelope.clone(),
+            permission: spec.permission().unwrap_or_default().to_owned(),
+            token_header,
+            access_keys: cfg.access_keys.clone(),
+            tokens: cfg.tokens.clone(),
+            max_events: cfg.max_events,
+            store: RwLock::default(),
+            spec,
+        })
+    }
+
+    /// Everything stored, oldest first: each event as reported plus `event_id`, `project_id`
+    /// and `received_ms`.
+    pub fn stored(&self) -> Vec<Value> {
+        self.read_store().events.clone()
+    }
+
+    fn read_store(&self) -> std::sync::RwLockReadGuard<'_, EventStore> {
+        self.store.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_store(&self) -> std::sync::RwLockWriteGuard<'_, EventStore> {
+        self.store.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn error_response(&self, err: &ApiError, request_id: &str) -> Response {
+        errors::render(
+            &self.spec,
+            self.envelope.as_deref(),
+            err,
+            &[("request_id", request_id.to_owned())],
+        )
+    }
+
+    fn with_request_id(&self, mut resp: Response, request_id: &str) -> Response {
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            resp.headers_mut().insert(self.request_id_header.clone(), v);
+        }
+        resp
+    }
+
+    fn new_request_id(&self, ctx: &Ctx<'_>) -> String {
+        ctx.ids.random_chars(b"0123456789abcdef", 32)
+    }
+
+    /// The caller, from an X-Auth-Token or an AK/SK signature (the gateway's job).
+    fn authenticate(&self, req: &Request, ctx: &Ctx<'_>) -> Result<Principal<'_>, ApiError> {
+        let gateway = |detail: &str| ApiError::new("gateway_auth").with("detail", detail);
+        if let Some(value) = req.headers().get(self.token_header.as_str()) {
+            return value
+                .to_str()
+                .ok()
+                .and_then(|t| self.tokens.iter().find(|known| known.token == t))
+                .map(Principal::Token)
+                .ok_or_else(|| gateway("decrypt token fail"));
+        }
+        if !req.headers().contains_key(http::header::AUTHORIZATION) {
+            return Err(ApiError::new("unauthenticated"));
+        }
+        let secret_for = |ak: &str| {
+            self.access_keys
+                .iter()
+                .find(|k| k.ak == ak)
+                .map(|k| k.sk.clone())
+        };
+        let verified = huawei_sign::verify(
+            req.method().as_str(),
+            req.uri().path(),
+            req.uri().query(),
+            req.headers(),
+            req.body(),
+            &secret_for,
+            ctx.clock.now(),
+            self.max_skew,
+        );
+        match verified {
+            Ok(ak) => self
+                .access_keys
+                .iter()
+                .find(|k| k.ak == ak)
+                .map(Principal::Key)
+                .ok_or_else(|| gateway("verify aksk signature fail")),
+            Err(VerifyError::UnknownAccessKey(ak)) => Err(gateway(&format!(
+                "Get secretKey failed,ak:{ak},err:ak not exist"
+            ))),
+            Err(e @ VerifyError::Skew { .. }) => Err(gateway(&e.to_string())),
+            Err(_) => Err(gateway("verify aksk signature fail")),
+        }
+    }
+
+    fn create(
+        &self,
+        req: &Request,
+        ctx: &Ctx<'_>,
+        project: &str,
+        schema: &str,
+    ) -> Result<Response, ApiError> {
+        if req.extensions().get::<BodyTooLarge>().is_some() || req.body().len() > self.body_limit {
+            return Err(ApiError::new("payload_too_large"));
+        }
+        if req.body().iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::new("empty_body"));
+        }
+        let invalid = |violations: Vec<String>| {
+            ApiError::new("body_invalid").with("violations", format!(" {}", violations.join("; ")))
+        };
+        let mut body: Value = serde_json::from_slice(req.body())
+            .map_err(|e| invalid(vec![format!("the body is not valid JSON: {e}")]))?;
+        let mut violations: Vec<String> = self
+            .spec
+            .schemas
+            .violations(schema, &body)
+            .map_err(|e| ApiError::new("internal").with("detail", e.to_string()))?
+            .into_iter()
+            .map(|v| v.message)
+            .collect();
+        let now_ms = ctx.clock.now().timestamp_millis();
+        if let Value::Array(items) = &mut body {
+            for (i, item) in items.iter_mut().enumerate() {
+                violations.extend(
+                    self.check_time(item, now_ms)
+                        .map(|m| format!("{m} (at [{i}].{})", self.window.field)),
+                );
+                let detail = item.get_mut("detail").and_then(Value::as_object_mut);
+                if let Some(detail) = detail {
+                    if detail.contains_key(&self.sub_event.field) {
+                        match self.sub_event.mode {
+                            SubEventMode::Accept => {}
+                            SubEventMode::Ignore => {
+                                detail.remove(&self.sub_event.field);
+                            }
+                            SubEventMode::Reject => violations.push(format!(
+                                "{} (at [{i}].detail.{})",
+                                self.sub_event.message, self.sub_event.field
+                            )),
+                        }
+                    }
+                }
+            }
+        }
+        if !violations.is_empty() {
+            return Err(invalid(violations));
+        }
+        let items = body.as_array().cloned().unwrap_or_default();
+        let answers = self.store_events(items, project, now_ms, ctx)?;
+        Ok(json_response(
+            StatusCode::CREATED,
+            &Value::Array(answers),
+            false,
+        ))
+    }
+
+    /// A window violation of one item, if its time is an integer outside
+    /// [now - before + margin, now + after - margin].
+    fn check_time(&self, item: &Value, now_ms: i64) -> Option<String> {
+        let time = item.get(&self.window.field)?.as_i64()?;
+        let lower = now_ms - self.window.before_ms + self.window.margin_ms;
+        let upper = now_ms + self.window.after_ms - self.window.margin_ms;
+        if (lower..=upper).contains(&time) {
+            return None;
+        }
+        Some(spec::render_template(
+            &self.window.message,
+            &[
+                ("time", &time.to_string()),
+                ("lower", &lower.to_string()),
+                ("upper", &upper.to_string()),
+                ("now", &now_ms.to_string()),
+            ],
+        ))
+    }
+
+    /// Store every new event; a duplicate (same dedup key) is answered but not stored again.
+    fn store_events(
+        &self,
+        items: Vec<Value>,
+        project: &str,
+        now_ms: i64,
+        ctx: &Ctx<'_>,
+    ) -> Result<Vec<Value>, ApiError> {
+        let mut store = self.write_store();
+        let new_keys: std::collections::HashSet<String> =
+            items.iter().map(|i| self.dedup_key(i, project)).collect();
+        if store.events.len() + new_keys.len() > self.max_events {
+            return Err(ApiError::new("internal").with(
+                "detail",
+                format!("the mock stores at most {} events", self.max_events),
+            ));
+        }
+        let mut answers = Vec::with_capacity(items.len());
+        for item in items {
+            let key = self.dedup_key(&item, project);
+            let fresh_id = self.new_event_id(now_ms, ctx);
+            let event_id = match store.by_key.get(&key) {
+                Some(original) => match self.dedup.duplicate_id {
+                    DuplicateId::Original => original.clone(),
+                    DuplicateId::New => fresh_id,
+                },
+                None => {
+                    let mut stored = item.clone();
+                    if let Some(map) = stored.as_object_mut() {
+                        map.insert("event_id".into(), Value::String(fresh_id.clone()));
+                        map.insert("project_id".into(), Value::String(project.to_owned()));
+                        map.insert("received_ms".into(), Value::from(now_ms));
+                    }
+                    store.events.push(stored);
+                    store.by_key.insert(key, fresh_id.clone());
+                    fresh_id
+                }
+            };
+            answers.push(json!({"event_id": event_id, "event_name": item.get("event_name").cloned().unwrap_or(Value::Null)}));
+        }
+        Ok(answers)
+    }
+
+    /// The dedup fields' values (dotted paths into the item; `project_id` from the path).
+    fn dedup_key(&self, item: &Value, project: &str) -> String {
+        let values: Vec<Value> = self
+            .dedup
+            .fields
+            .iter()
+            .map(|field| {
+                if field == &self.project.param {
+                    return Value::String(project.to_owned());
+                }
+                field
+                    .split('.')
+                    .try_fold(item, |v, part| v.get(part))
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            })
+            .collect();
+        Value::Array(values).to_string()
+    }
+
+    fn new_event_id(&self, now_ms: i64, ctx: &Ctx<'_>) -> String {
+        let r = &self.event_id;
+        format!(
+            "{}{:0width$}{}",
+            r.prefix,
+            now_ms.max(0),
+            ctx.ids.random_chars(r.alphabet.as_bytes(), r.random_length),
+            width = r.timestamp_digits
+        )
+    }
+
+    fn serve(&self, req: &Request, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
+        let principal = self.authenticate(req, ctx)?;
+        let (op, params) = match self.spec.route(req.method().as_str(), ctx.path) {
+            Routed::Operation(op, params) => (op, params),
+            Routed::NoSuchPath => return Err(ApiError::new("not_found")),
+            Routed::MethodNotAllowed(_) => return Err(ApiError::new("method_not_allowed")),
+        };
+        let project = params
+            .iter()
+            .find(|(name, _)| *name == self.project.param)
+            .map(|(_, v)| *v)
+            .unwrap_or_default();
+        if !self.project_pattern.is_match(project) || !principal.owns_project(project) {
+            return Err(ApiError::new("bad_project"));
+        }
+        if !self.permission.is_empty() && !principal.may(&self.permission) {
+            return Err(ApiError::new("forbidden"));
+        }
+        let schema = op
+            .request
+            .as_ref()
+            .map(|r| r.schema.clone())
+            .unwrap_or_default();
+        self.create(req, ctx, project, &schema)
+    }
+}
+
+impl Api for CesApi {
+    fn id(&self) -> &str {
+        API_ID
+    }
+
+    fn base_paths(&self) -> &[String] {
+        &self.base_paths
+    }
+
+    fn claims(&self, path: &str) -> bool {
+        self.spec.claims(path)
+    }
+
+    fn handle(&self, req: &Request, ctx: &Ctx<'_>) -> Response {
+        let request_id = self.new_request_id(ctx);
+        let resp = self
+            .serve(req, ctx)
+            .unwrap_or_else(|err| self.error_response(&err, &request_id));
+        self.with_request_id(resp, &request_id)
+    }
+
+    fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+
+    fn reset(&self) {
+        *self.write_store() = EventStore::default();
+    }
+
+    fn admin(&self, req: &Request, path: &str, _ctx: &Ctx<'_>) -> Option<Response> {
+        match (req.method().as_str(), path) {
+            ("GET", "events") => Some(json_response(
+                StatusCode::OK,
+                &Value::Array(self.stored()),
+                false,
+            )),
+            ("DELETE", "events") => {
+                self.reset();
+                Some(json_response(
+                    StatusCode::OK,
+                    &json!({"reset": true}),
+                    false,
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    fn operation_of(&self, req: &Request, path: &str) -> Option<String> {
+        match self.spec.route(req.method().as_str(), path) {
+            Routed::Operation(op, _) => Some(op.id.clone()),
+            _ => None,
+        }
+    }
+
+    fn error(&self, kind: &str, _req: &Request, ctx: &Ctx<'_>) -> Response {
+        let request_id = self.new_request_id(ctx);
+        let resp = self.error_response(
+            &ApiError::new(kind).with("detail", "injected fault"),
+            &request_id,
+        );
+        self.with_request_id(resp, &request_id)
+    }
+
+    fn has_error_kind(&self, kind: &str) -> bool {
+        self.spec.spec.errors.kinds.contains_key(kind)
+    }
+}
