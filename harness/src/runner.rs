@@ -12,7 +12,7 @@ use event_mock::{MockConfig, MockServer};
 use crate::checks::{check, short, Observed};
 use crate::report::{ScenarioOutcome, ScenarioResult, SuiteReport};
 use crate::scenario::{
-    Auth, Capability, CaptureFrom, RequestSpec, Scenario, SchemaChoice, Step, Suite,
+    AkSkOptions, Auth, Capability, CaptureFrom, RequestSpec, Scenario, SchemaChoice, Step, Suite,
 };
 use crate::transcript::Normaliser;
 
@@ -47,15 +47,42 @@ pub enum TargetKind {
     Live(LiveTarget),
 }
 
+/// A Huawei access key pair.
+#[derive(Debug, Clone)]
+pub struct AccessKeyPair {
+    pub ak: String,
+    pub sk: String,
+}
+
+impl AccessKeyPair {
+    pub fn new(ak: &str, sk: &str) -> Self {
+        Self {
+            ak: ak.into(),
+            sk: sk.into(),
+        }
+    }
+}
+
+/// The credentials a target offers: a main set, and a restricted set that authenticates but lacks
+/// the API's permission (for 403 checks). Each API uses the schemes its spec names.
+#[derive(Debug, Clone, Default)]
+pub struct Accounts {
+    pub basic: Option<Credentials>,
+    pub access_key: Option<AccessKeyPair>,
+    pub token: Option<String>,
+    pub restricted_basic: Option<Credentials>,
+    pub restricted_access_key: Option<AccessKeyPair>,
+}
+
 /// A live endpoint: the API's base URL (e.g. `https://host:8080/mws`) and accounts.
 #[derive(Debug, Clone)]
 pub struct LiveTarget {
     pub url: String,
-    pub credentials: Option<Credentials>,
-    /// An account that authenticates but lacks the API's permission (for 403 checks).
-    pub restricted: Option<Credentials>,
+    pub accounts: Accounts,
     /// The target serves the mock's `/__admin` control plane at `admin_url`.
     pub admin_url: Option<String>,
+    /// Values for `{{name}}` in scenarios, e.g. `project_id`.
+    pub vars: BTreeMap<String, String>,
 }
 
 /// One resolved target for one scenario run.
@@ -63,8 +90,8 @@ pub struct LiveTarget {
 pub struct Target {
     pub api_url: String,
     pub admin_url: Option<String>,
-    pub credentials: Option<Credentials>,
-    pub restricted: Option<Credentials>,
+    pub accounts: Accounts,
+    pub vars: BTreeMap<String, String>,
     /// Tags data a scenario creates, so queries on a shared live system see only its own events.
     pub run_tag: String,
 }
@@ -75,10 +102,35 @@ impl Target {
         if self.admin_url.is_some() {
             caps.insert(Capability::Admin);
         }
-        if self.restricted.is_some() {
+        if self.accounts.restricted_basic.is_some() || self.accounts.restricted_access_key.is_some()
+        {
             caps.insert(Capability::RestrictedUser);
         }
+        if self.accounts.access_key.is_some() {
+            caps.insert(Capability::AccessKey);
+        }
+        if self.accounts.token.is_some() {
+            caps.insert(Capability::Token);
+        }
         caps
+    }
+
+    /// The target's clock in epoch milliseconds: its control plane's clock when it has one (a
+    /// frozen mock), else this machine's.
+    pub async fn now_ms(&self, client: &reqwest::Client) -> i64 {
+        if let Some(admin) = &self.admin_url {
+            if let Ok(resp) = client.get(format!("{admin}/clock")).send().await {
+                if let Ok(body) = resp.json::<Value>().await {
+                    if let Some(ms) = body.get("now_ms").and_then(Value::as_i64) {
+                        return ms;
+                    }
+                }
+            }
+        }
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
     }
 }
 
@@ -118,8 +170,8 @@ pub async fn run_suite(suite: &Suite, kind: &TargetKind, only: Option<&[String]>
                 let target = Target {
                     api_url: live.url.trim_end_matches('/').to_owned(),
                     admin_url: live.admin_url.clone(),
-                    credentials: live.credentials.clone(),
-                    restricted: live.restricted.clone(),
+                    accounts: live.accounts.clone(),
+                    vars: live.vars.clone(),
                     // Scenarios share a live system: each gets its own tag.
                     run_tag: format!("{live_tag}s{index:03}"),
                 };
@@ -151,14 +203,43 @@ fn rand_tag() -> u32 {
 /// The target for a freshly started embedded mock: its first all-permission account is the main
 /// one; an account without the API's permission, if configured, is the restricted one.
 pub fn embedded_target(server: &MockServer, api: &str, config: &MockConfig) -> Target {
+    let permission = event_mock::spec::load(api)
+        .ok()
+        .and_then(|s| s.permission().map(str::to_owned))
+        .unwrap_or_default();
     let users = &config.mws.users;
-    let main = users.iter().find(|u| u.may("events"));
-    let restricted = users.iter().find(|u| !u.may("events"));
+    let user = |allowed: bool| {
+        users
+            .iter()
+            .find(|u| u.may(&permission) == allowed)
+            .map(|u| Credentials::new(&u.name, &u.password))
+    };
+    let keys = &config.ces.access_keys;
+    let key = |allowed: bool| {
+        keys.iter()
+            .find(|k| k.may(&permission) == allowed)
+            .map(|k| AccessKeyPair::new(&k.ak, &k.sk))
+    };
+    let mut vars = BTreeMap::new();
+    if let Some(project) = keys.iter().find_map(|k| k.project_ids.first()) {
+        vars.insert("project_id".to_owned(), project.clone());
+    }
     Target {
         api_url: server.api_url(api).unwrap_or_else(|| server.url()),
         admin_url: config.admin.then(|| format!("{}/__admin", server.url())),
-        credentials: main.map(|u| Credentials::new(&u.name, &u.password)),
-        restricted: restricted.map(|u| Credentials::new(&u.name, &u.password)),
+        accounts: Accounts {
+            basic: user(true),
+            access_key: key(true),
+            token: config
+                .ces
+                .tokens
+                .iter()
+                .find(|t| t.may(&permission))
+                .map(|t| t.token.clone()),
+            restricted_basic: user(false),
+            restricted_access_key: key(false),
+        },
+        vars,
         run_tag: EMBEDDED_RUN_TAG.into(),
     }
 }
@@ -184,7 +265,7 @@ pub async fn run_scenario(
             transcript: Value::Array(Vec::new()),
         };
     }
-    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    let mut vars: BTreeMap<String, String> = target.vars.clone();
     vars.insert("run".into(), target.run_tag.clone());
     let mut exchanges = Vec::new();
     let mut failures = Vec::new();
@@ -238,24 +319,51 @@ pub async fn run_scenario(
     }
 }
 
-/// Replace `{{name}}` with variables; an unknown variable is left as is (and will show in diffs).
+/// Replace `{{name}}` with variables, and `{{now_ms}}` / `{{now_ms+N}}` / `{{now_ms-N}}` with the
+/// target's clock (when `vars` has `now_ms`). An unknown variable is left as is (and shows in
+/// diffs).
 fn template(text: &str, vars: &BTreeMap<String, String>) -> String {
     let mut out = text.to_owned();
     for (name, value) in vars {
         out = out.replace(&format!("{{{{{name}}}}}"), value);
     }
+    if let Some(now) = vars.get("now_ms").and_then(|n| n.parse::<i64>().ok()) {
+        while let Some(start) = out.find("{{now_ms") {
+            let Some(len) = out[start..].find("}}") else {
+                break;
+            };
+            let expr = &out[start + 8..start + len];
+            let offset = match expr.split_at(expr.len().min(1)) {
+                ("+", n) => n.trim().parse::<i64>().ok(),
+                ("-", n) => n.trim().parse::<i64>().ok().map(|v| -v),
+                _ => None,
+            };
+            let Some(offset) = offset else { break };
+            out.replace_range(start..start + len + 2, &(now + offset).to_string());
+        }
+    }
     out
 }
 
+/// Template every string; `{"$int": "<text>"}` becomes the integer the text gives.
 fn template_json(value: &Value, vars: &BTreeMap<String, String>) -> Value {
     match value {
         Value::String(s) => Value::String(template(s, vars)),
         Value::Array(items) => Value::Array(items.iter().map(|v| template_json(v, vars)).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (template(k, vars), template_json(v, vars)))
-                .collect(),
-        ),
+        Value::Object(map) => {
+            if let (1, Some(Value::String(text))) = (map.len(), map.get("$int")) {
+                let filled = template(text, vars);
+                return filled
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .unwrap_or(Value::String(filled));
+            }
+            Value::Object(
+                map.iter()
+                    .map(|(k, v)| (template(k, vars), template_json(v, vars)))
+                    .collect(),
+            )
+        }
         other => other.clone(),
     }
 }
@@ -275,7 +383,32 @@ struct Built {
     record: Value,
 }
 
-fn build_request(
+/// The header an API's token goes in (from the spec's `token` auth scheme).
+fn token_header(suite: &Suite) -> String {
+    suite
+        .spec
+        .spec
+        .auth
+        .iter()
+        .find(|a| a.get("scheme").and_then(Value::as_str) == Some("token"))
+        .and_then(|a| a.get("header").and_then(Value::as_str))
+        .unwrap_or("X-Auth-Token")
+        .to_owned()
+}
+
+fn default_scheme(suite: &Suite) -> &str {
+    suite
+        .spec
+        .spec
+        .auth
+        .first()
+        .and_then(|a| a.get("scheme").and_then(Value::as_str))
+        .unwrap_or("basic")
+}
+
+async fn build_request(
+    client: &reqwest::Client,
+    suite: &Suite,
     req: &RequestSpec,
     target: &Target,
     vars: &BTreeMap<String, String>,
@@ -319,36 +452,6 @@ fn build_request(
         .iter()
         .map(|(k, v)| (k.clone(), template(v, vars)))
         .collect();
-    let auth_label = match &req.auth {
-        Auth::Default => {
-            if !req.admin {
-                let c = target
-                    .credentials
-                    .as_ref()
-                    .ok_or("the target has no credentials")?;
-                headers.push(("Authorization".into(), c.basic_header()));
-            }
-            json!("default")
-        }
-        Auth::None => json!("none"),
-        Auth::Restricted => {
-            let c = target
-                .restricted
-                .as_ref()
-                .ok_or("the target has no restricted account")?;
-            headers.push(("Authorization".into(), c.basic_header()));
-            json!("restricted")
-        }
-        Auth::Basic { user, password } => {
-            let c = Credentials::new(&template(user, vars), &template(password, vars));
-            headers.push(("Authorization".into(), c.basic_header()));
-            json!({"basic": c.user})
-        }
-        Auth::Header(value) => {
-            headers.push(("Authorization".into(), template(value, vars)));
-            json!({"header": value})
-        }
-    };
     let has_content_type = headers
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
@@ -372,6 +475,102 @@ fn build_request(
         (Some(bytes), json!({ "generated_bytes": len }))
     } else {
         (None, Value::Null)
+    };
+
+    let basic = |c: &Credentials| ("Authorization".to_owned(), c.basic_header());
+    let auth = match (&req.auth, req.admin) {
+        (Auth::Default, true) => Auth::None,
+        (Auth::Default, false) => match default_scheme(suite) {
+            "ak-sk" => Auth::Aksk(Default::default()),
+            "token" => Auth::Token,
+            _ => Auth::Default,
+        },
+        (Auth::Restricted, _) if default_scheme(suite) == "ak-sk" => Auth::Aksk(AkSkOptions {
+            restricted: true,
+            ..Default::default()
+        }),
+        (other, _) => other.clone(),
+    };
+    let auth_label = match &auth {
+        Auth::Default => {
+            let c = target
+                .accounts
+                .basic
+                .as_ref()
+                .ok_or("the target has no account")?;
+            headers.push(basic(c));
+            json!("default")
+        }
+        Auth::None => json!("none"),
+        Auth::Restricted => {
+            let c = target
+                .accounts
+                .restricted_basic
+                .as_ref()
+                .ok_or("the target has no restricted account")?;
+            headers.push(basic(c));
+            json!("restricted")
+        }
+        Auth::Basic { user, password } => {
+            let c = Credentials::new(&template(user, vars), &template(password, vars));
+            headers.push(basic(&c));
+            json!({"basic": c.user})
+        }
+        Auth::Header(value) => {
+            headers.push(("Authorization".into(), template(value, vars)));
+            json!({"header": value})
+        }
+        Auth::Token => {
+            let token = target
+                .accounts
+                .token
+                .as_ref()
+                .ok_or("the target has no token")?;
+            headers.push((token_header(suite), token.clone()));
+            json!("token")
+        }
+        Auth::TokenValue(value) => {
+            headers.push((token_header(suite), template(value, vars)));
+            json!({"token_value": value})
+        }
+        Auth::Aksk(options) => {
+            sign_request(
+                client,
+                target,
+                options,
+                &method,
+                &url,
+                &mut headers,
+                body.as_deref().unwrap_or_default(),
+                vars,
+            )
+            .await?;
+            let mut label = Map::new();
+            label.insert(
+                "aksk".into(),
+                json!(if options.restricted {
+                    "restricted"
+                } else {
+                    "default"
+                }),
+            );
+            if options.ak.is_some() {
+                label.insert("ak".into(), json!(options.ak));
+            }
+            if options.skew_ms != 0 {
+                label.insert("skew_ms".into(), json!(options.skew_ms));
+            }
+            if let Some(signed) = &options.signed_body {
+                label.insert("signed_body".into(), json!(signed));
+            }
+            if !options.signed_headers.is_empty() {
+                label.insert("signed_headers".into(), json!(options.signed_headers));
+            }
+            if !options.after_signing.is_empty() {
+                label.insert("after_signing".into(), json!(options.after_signing));
+            }
+            Value::Object(label)
+        }
     };
     let mut record = Map::new();
     record.insert("method".into(), json!(req.method));
@@ -407,6 +606,98 @@ fn build_request(
     })
 }
 
+/// Sign like Huawei's SDK: Host, Content-Type, X-Project-Id (when the target has a project) and
+/// X-Sdk-Date, dated by the target's clock; then apply the scenario's tampering.
+#[allow(clippy::too_many_arguments)]
+async fn sign_request(
+    client: &reqwest::Client,
+    target: &Target,
+    options: &AkSkOptions,
+    method: &reqwest::Method,
+    url: &str,
+    headers: &mut Vec<(String, String)>,
+    body: &[u8],
+    vars: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let key = if options.restricted {
+        target
+            .accounts
+            .restricted_access_key
+            .clone()
+            .ok_or("the target has no restricted access key")?
+    } else {
+        target
+            .accounts
+            .access_key
+            .clone()
+            .unwrap_or_else(|| AccessKeyPair::new("", ""))
+    };
+    let ak = options
+        .ak
+        .as_deref()
+        .map(|a| template(a, vars))
+        .unwrap_or(key.ak);
+    let sk = options
+        .sk
+        .as_deref()
+        .map(|s| template(s, vars))
+        .unwrap_or(key.sk);
+    if ak.is_empty() {
+        return Err("the target has no access key".into());
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+    let host = match parsed.port() {
+        Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
+        None => parsed.host_str().unwrap_or_default().to_owned(),
+    };
+    let mut map = http::HeaderMap::new();
+    let put = |map: &mut http::HeaderMap, name: &str, value: &str| -> Result<(), String> {
+        let name =
+            http::header::HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+        let value = http::HeaderValue::from_str(value).map_err(|e| e.to_string())?;
+        map.insert(name, value);
+        Ok(())
+    };
+    put(&mut map, "host", &host)?;
+    for (name, value) in headers.iter() {
+        put(&mut map, name, value)?;
+    }
+    if let Some(project) = vars.get("project_id") {
+        put(&mut map, "x-project-id", project)?;
+    }
+    for (name, value) in &options.signed_headers {
+        put(&mut map, name, &template(value, vars))?;
+    }
+    let now_ms = target.now_ms(client).await + options.skew_ms;
+    let now = chrono::DateTime::from_timestamp_millis(now_ms)
+        .ok_or("the target's clock is out of range")?;
+    let signed_body = options
+        .signed_body
+        .as_ref()
+        .map(|b| template(b, vars).into_bytes());
+    event_mock::huawei_sign::sign(
+        method.as_str(),
+        parsed.path(),
+        parsed.query(),
+        &mut map,
+        signed_body.as_deref().unwrap_or(body),
+        &ak,
+        &sk,
+        now,
+    );
+    for (name, value) in &options.after_signing {
+        put(&mut map, name, &template(value, vars))?;
+    }
+    headers.clear();
+    for (name, value) in &map {
+        headers.push((
+            name.as_str().to_owned(),
+            value.to_str().unwrap_or_default().to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 async fn run_step(
     client: &reqwest::Client,
     suite: &Suite,
@@ -414,7 +705,11 @@ async fn run_step(
     target: &Target,
     vars: &mut BTreeMap<String, String>,
 ) -> Result<(Value, Vec<String>), String> {
-    let built = build_request(&step.request, target, vars)?;
+    if step_uses_clock(step) {
+        let now = target.now_ms(client).await;
+        vars.insert("now_ms".into(), now.to_string());
+    }
+    let built = build_request(client, suite, &step.request, target, vars).await?;
     let mut request = client.request(built.method.clone(), &built.url);
     for (k, v) in &built.headers {
         request = request.header(k, v);
@@ -542,6 +837,19 @@ async fn run_step(
         "response": Value::Object(response_record),
     });
     Ok((exchange, failures))
+}
+
+/// Does the step mention `{{now_ms...}}` anywhere (then the target's clock is read first)?
+fn step_uses_clock(step: &Step) -> bool {
+    let text = serde_json::to_string(&(
+        &step.request.path,
+        &step.request.query,
+        &step.request.json,
+        &step.request.body,
+        &step.request.headers,
+    ))
+    .unwrap_or_default();
+    text.contains("{{now_ms")
 }
 
 fn truncate(text: &str) -> String {

@@ -34,6 +34,10 @@ pub enum Capability {
     Admin,
     /// A second account that authenticates but lacks the API's permission.
     RestrictedUser,
+    /// An AK/SK pair (Huawei signature).
+    AccessKey,
+    /// An IAM token.
+    Token,
 }
 
 impl std::fmt::Display for Capability {
@@ -41,6 +45,8 @@ impl std::fmt::Display for Capability {
         f.write_str(match self {
             Capability::Admin => "admin",
             Capability::RestrictedUser => "restricted_user",
+            Capability::AccessKey => "access_key",
+            Capability::Token => "token",
         })
     }
 }
@@ -125,17 +131,50 @@ impl GeneratedBody {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Auth {
-    /// The target's main account.
+    /// The target's main credential for the API's first auth scheme.
     #[default]
     Default,
-    /// No Authorization header.
+    /// No credentials at all.
     None,
-    /// The target's account without the API's permission.
+    /// The target's credential (same scheme) that lacks the API's permission.
     Restricted,
-    /// Explicit credentials (e.g. a wrong password).
+    /// Explicit HTTP Basic credentials (e.g. a wrong password).
     Basic { user: String, password: String },
     /// An Authorization header value sent as is.
     Header(String),
+    /// The target's IAM token in the API's token header.
+    Token,
+    /// This token value in the API's token header.
+    TokenValue(String),
+    /// A Huawei AK/SK signature with the target's key, optionally tampered with.
+    Aksk(AkSkOptions),
+}
+
+/// How to sign with AK/SK; the defaults sign the request as the SDK would.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AkSkOptions {
+    /// Use this AK instead of the target's.
+    #[serde(default)]
+    pub ak: Option<String>,
+    /// Sign with this SK instead of the target's.
+    #[serde(default)]
+    pub sk: Option<String>,
+    /// Sign with the target's restricted key.
+    #[serde(default)]
+    pub restricted: bool,
+    /// Date the signature this many milliseconds away from the target's clock.
+    #[serde(default)]
+    pub skew_ms: i64,
+    /// Sign these bytes (text) but send the step's real body.
+    #[serde(default)]
+    pub signed_body: Option<String>,
+    /// Extra headers to include in the signature.
+    #[serde(default)]
+    pub signed_headers: BTreeMap<String, String>,
+    /// Headers set (or replaced) after signing.
+    #[serde(default)]
+    pub after_signing: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -201,6 +240,9 @@ pub struct Assertion {
     /// The raw response body as text.
     #[serde(default)]
     pub text: bool,
+    /// The vendor error code, wherever the API's envelope puts it (spec `errors.code_pointers`).
+    #[serde(default)]
+    pub error_code: bool,
     /// Map an array target through this pointer first (missing gives null).
     #[serde(default)]
     pub pluck: Option<String>,
@@ -239,12 +281,19 @@ pub struct Assertion {
 
 impl Assertion {
     fn check_shape(&self) -> Result<(), String> {
-        let targets = [self.pointer.is_some(), self.header.is_some(), self.text]
-            .iter()
-            .filter(|t| **t)
-            .count();
+        let targets = [
+            self.pointer.is_some(),
+            self.header.is_some(),
+            self.text,
+            self.error_code,
+        ]
+        .iter()
+        .filter(|t| **t)
+        .count();
         if targets != 1 {
-            return Err("an assertion needs exactly one of pointer, header, text".into());
+            return Err(
+                "an assertion needs exactly one of pointer, header, text, error_code".into(),
+            );
         }
         let ops = [
             self.equals.is_some(),
@@ -332,8 +381,37 @@ pub fn load_suite(api: &str) -> Result<Suite, String> {
             if step.request.admin {
                 scenario.needs.insert(Capability::Admin);
             }
-            if matches!(step.request.auth, Auth::Restricted) {
-                scenario.needs.insert(Capability::RestrictedUser);
+            let default_scheme = spec
+                .spec
+                .auth
+                .first()
+                .and_then(|a| a.get("scheme"))
+                .and_then(|s| s.as_str());
+            match (&step.request.auth, default_scheme) {
+                (Auth::Default, Some("ak-sk")) if !step.request.admin => {
+                    scenario.needs.insert(Capability::AccessKey);
+                }
+                (Auth::Default, Some("token")) if !step.request.admin => {
+                    scenario.needs.insert(Capability::Token);
+                }
+                _ => {}
+            }
+            match &step.request.auth {
+                Auth::Restricted => {
+                    scenario.needs.insert(Capability::RestrictedUser);
+                }
+                Auth::Token => {
+                    scenario.needs.insert(Capability::Token);
+                }
+                Auth::Aksk(options) => {
+                    if options.ak.is_none() || options.sk.is_none() {
+                        scenario.needs.insert(Capability::AccessKey);
+                    }
+                    if options.restricted {
+                        scenario.needs.insert(Capability::RestrictedUser);
+                    }
+                }
+                _ => {}
             }
         }
         scenarios.push(scenario);

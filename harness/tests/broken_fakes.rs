@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use event_harness::report::SuiteReport;
+use event_harness::runner::Accounts;
 use event_harness::{load_suite, run_suite, Credentials, LiveTarget, TargetKind, Verdict};
 use event_mock::core::{query_pairs, Request, Response};
 use event_mock::wiremock_adapter::CoreResponder;
@@ -27,9 +28,13 @@ async fn fake(
         .await;
     let target = LiveTarget {
         url: format!("{}/mws", server.uri()),
-        credentials: Some(Credentials::new("admin", "secret")),
-        restricted: Some(Credentials::new("noevents", "secret")),
+        accounts: Accounts {
+            basic: Some(Credentials::new("admin", "secret")),
+            restricted_basic: Some(Credentials::new("noevents", "secret")),
+            ..Accounts::default()
+        },
         admin_url: Some(format!("{}/__admin", server.uri())),
+        vars: Default::default(),
     };
     (server, target)
 }
@@ -267,7 +272,7 @@ async fn a_deviation_from_an_inferred_requirement_is_advisory_not_a_failure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenarios_needing_what_a_target_lacks_are_skipped_not_passed() {
     let (_server, mut target) = fake(|r| r).await;
-    target.restricted = None;
+    target.accounts.restricted_basic = None;
     target.admin_url = None;
     let report = run(&target, &["auth-forbidden", "events-log", "list-envelope"]).await;
     assert_eq!(verdict(&report, "MWS-AUTH-003"), Verdict::Skipped);

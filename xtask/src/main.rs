@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use event_harness::runner::{AccessKeyPair, Accounts};
 use event_harness::{load_suite, run_suite, Credentials, LiveTarget, SuiteReport, TargetKind};
 use event_mock::MockConfig;
 
@@ -49,6 +50,22 @@ struct ConformanceArgs {
         hide_env_values = true
     )]
     restricted_credentials: Option<String>,
+    /// A Huawei access key pair for AK/SK signatures, as AK:SK.
+    #[arg(long, env = "CONFORMANCE_ACCESS_KEY", hide_env_values = true)]
+    access_key: Option<String>,
+    /// An access key pair without the API's permission, as AK:SK (enables 403 checks).
+    #[arg(
+        long,
+        env = "CONFORMANCE_RESTRICTED_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    restricted_access_key: Option<String>,
+    /// An IAM token for token authentication.
+    #[arg(long, env = "CONFORMANCE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// A scenario variable as name=value (repeatable), e.g. --var project_id=0123...
+    #[arg(long = "var")]
+    vars: Vec<String>,
     /// The target also serves the mock's control plane at this URL (e.g. http://host:8080/__admin).
     #[arg(long)]
     admin_url: Option<String>,
@@ -92,6 +109,16 @@ fn main() -> ExitCode {
     }
 }
 
+fn access_key(text: Option<&str>, flag: &str) -> anyhow::Result<Option<AccessKeyPair>> {
+    text.map(|t| {
+        let (ak, sk) = t
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("{flag} must be AK:SK"))?;
+        Ok(AccessKeyPair::new(ak, sk))
+    })
+    .transpose()
+}
+
 fn credentials(text: Option<&str>, flag: &str) -> anyhow::Result<Option<Credentials>> {
     text.map(|t| {
         let (user, password) = t
@@ -118,12 +145,29 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<bool> {
         None => TargetKind::Embedded(MockConfig::deterministic()),
         Some(url) => TargetKind::Live(LiveTarget {
             url: url.clone(),
-            credentials: credentials(args.credentials.as_deref(), "--credentials")?,
-            restricted: credentials(
-                args.restricted_credentials.as_deref(),
-                "--restricted-credentials",
-            )?,
+            accounts: Accounts {
+                basic: credentials(args.credentials.as_deref(), "--credentials")?,
+                restricted_basic: credentials(
+                    args.restricted_credentials.as_deref(),
+                    "--restricted-credentials",
+                )?,
+                access_key: access_key(args.access_key.as_deref(), "--access-key")?,
+                restricted_access_key: access_key(
+                    args.restricted_access_key.as_deref(),
+                    "--restricted-access-key",
+                )?,
+                token: args.token.clone(),
+            },
             admin_url: args.admin_url.clone(),
+            vars: args
+                .vars
+                .iter()
+                .map(|v| {
+                    v.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .ok_or_else(|| anyhow::anyhow!("--var must be name=value, got '{v}'"))
+                })
+                .collect::<anyhow::Result<_>>()?,
         }),
     };
     let only = (!args.scenarios.is_empty()).then_some(args.scenarios.as_slice());
