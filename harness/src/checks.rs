@@ -9,6 +9,8 @@ pub struct Observed<'a> {
     pub body_json: Option<&'a Value>,
     pub body_text: &'a str,
     pub header: &'a dyn Fn(&str) -> Option<String>,
+    /// The vendor error code found at the spec's `errors.code_pointers`.
+    pub error_code: Option<String>,
 }
 
 /// Check one assertion; `Err` explains the failure. `resolve` fills `{{vars}}` in expected values.
@@ -161,6 +163,7 @@ pub fn check(
                 body_json: Some(item),
                 body_text: &text,
                 header: &no_headers,
+                error_code: None,
             };
             for sub in subs {
                 if let Err(e) = check(sub, &inner, resolve) {
@@ -183,6 +186,12 @@ fn target_of(a: &Assertion, seen: &Observed<'_>) -> (String, Option<Value>) {
     }
     if let Some(h) = &a.header {
         return (format!("header {h}"), (seen.header)(h).map(Value::String));
+    }
+    if a.error_code {
+        return (
+            "error code".into(),
+            seen.error_code.clone().map(Value::String),
+        );
     }
     (
         "body text".into(),

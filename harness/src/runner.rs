@@ -783,10 +783,24 @@ async fn run_step(
             },
         }
     }
+    let error_code = body_json.as_ref().and_then(|b| {
+        suite
+            .spec
+            .spec
+            .errors
+            .code_pointers
+            .iter()
+            .find_map(|p| match b.pointer(p)? {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+    });
     let observed = Observed {
         body_json: body_json.as_ref(),
         body_text: &body_text,
         header: &header,
+        error_code,
     };
     let vars_now = vars.clone();
     let resolve = |v: &Value| template_json(v, &vars_now);
