@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod core;
 pub mod errors;
+pub mod huawei_sign;
 pub mod ids;
 pub mod mongo;
 pub mod mws;
