@@ -1,8 +1,8 @@
 //! Huawei Cloud Eye, reporting events (seed 003): `POST /V1.0/{project_id}/events`.
 //!
-//! Order of checks, as the API gateway and then CES apply them: authentication (401: no
-//! credentials ces.0015; bad token or signature APIGW.0301), resource (404) and method (405),
-//! project id (400 ces.0003), permission (403), body size (413 APIGW.0201), empty body
+//! Order of checks, as the API gateway and then CES apply them: body size (413 APIGW.0201),
+//! authentication (401: no credentials ces.0015; bad token or signature APIGW.0301), resource
+//! (404) and method (405), project id (400 ces.0003), permission (403), empty body
 //! (400 ces.0001), then every body rule at once (400 ces.0014). Every answer carries an
 //! X-Request-Id.
 
@@ -276,9 +276,6 @@ impl CesApi {
         project: &str,
         schema: &str,
     ) -> Result<Response, ApiError> {
-        if req.extensions().get::<BodyTooLarge>().is_some() || req.body().len() > self.body_limit {
-            return Err(ApiError::new("payload_too_large"));
-        }
         if req.body().iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::new("empty_body"));
         }
@@ -426,6 +423,11 @@ impl CesApi {
     }
 
     fn serve(&self, req: &Request, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
+        // The gateway refuses an oversized entity before it looks at credentials (whose
+        // signature could not be checked anyway: the body was not kept).
+        if req.extensions().get::<BodyTooLarge>().is_some() || req.body().len() > self.body_limit {
+            return Err(ApiError::new("payload_too_large"));
+        }
         let principal = self.authenticate(req, ctx)?;
         let (op, params) = match self.spec.route(req.method().as_str(), ctx.path) {
             Routed::Operation(op, params) => (op, params),
