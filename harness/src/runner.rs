@@ -319,27 +319,33 @@ pub async fn run_scenario(
     }
 }
 
-/// Replace `{{name}}` with variables, and `{{now_ms}}` / `{{now_ms+N}}` / `{{now_ms-N}}` with the
-/// target's clock (when `vars` has `now_ms`). An unknown variable is left as is (and shows in
-/// diffs).
+/// Replace `{{name}}` with variables, and `{{name+N}}` / `{{name-N}}` with integer arithmetic on
+/// a variable holding an integer (e.g. `{{now_ms-3590000}}`). An unknown variable is left as is
+/// (and shows in diffs).
 fn template(text: &str, vars: &BTreeMap<String, String>) -> String {
     let mut out = text.to_owned();
     for (name, value) in vars {
         out = out.replace(&format!("{{{{{name}}}}}"), value);
     }
-    if let Some(now) = vars.get("now_ms").and_then(|n| n.parse::<i64>().ok()) {
-        while let Some(start) = out.find("{{now_ms") {
-            let Some(len) = out[start..].find("}}") else {
-                break;
-            };
-            let expr = &out[start + 8..start + len];
-            let offset = match expr.split_at(expr.len().min(1)) {
-                ("+", n) => n.trim().parse::<i64>().ok(),
-                ("-", n) => n.trim().parse::<i64>().ok().map(|v| -v),
-                _ => None,
-            };
-            let Some(offset) = offset else { break };
-            out.replace_range(start..start + len + 2, &(now + offset).to_string());
+    let mut from = 0;
+    while let Some(found) = out[from..].find("{{") {
+        let start = from + found;
+        let Some(len) = out[start..].find("}}") else {
+            break;
+        };
+        let expr = &out[start + 2..start + len];
+        let sum = expr.find(['+', '-']).and_then(|at| {
+            let base: i64 = vars.get(expr[..at].trim())?.parse().ok()?;
+            let offset: i64 = expr[at + 1..].trim().parse().ok()?;
+            Some(if &expr[at..at + 1] == "+" {
+                base + offset
+            } else {
+                base - offset
+            })
+        });
+        match sum {
+            Some(value) => out.replace_range(start..start + len + 2, &value.to_string()),
+            None => from = start + 2,
         }
     }
     out
@@ -705,9 +711,16 @@ async fn run_step(
     target: &Target,
     vars: &mut BTreeMap<String, String>,
 ) -> Result<(Value, Vec<String>), String> {
-    if step_uses_clock(step) {
+    // `{{now_ms}}` is the target's clock at this step; `{{start_ms}}` at the first step that
+    // uses it, fixed for the rest of the scenario (for events that must be equal).
+    let mentions = step_text(step);
+    if mentions.contains("{{now_ms") {
         let now = target.now_ms(client).await;
         vars.insert("now_ms".into(), now.to_string());
+    }
+    if mentions.contains("{{start_ms") && !vars.contains_key("start_ms") {
+        let now = target.now_ms(client).await;
+        vars.insert("start_ms".into(), now.to_string());
     }
     let built = build_request(client, suite, &step.request, target, vars).await?;
     let mut request = client.request(built.method.clone(), &built.url);
@@ -853,17 +866,10 @@ async fn run_step(
     Ok((exchange, failures))
 }
 
-/// Does the step mention `{{now_ms...}}` anywhere (then the target's clock is read first)?
-fn step_uses_clock(step: &Step) -> bool {
-    let text = serde_json::to_string(&(
-        &step.request.path,
-        &step.request.query,
-        &step.request.json,
-        &step.request.body,
-        &step.request.headers,
-    ))
-    .unwrap_or_default();
-    text.contains("{{now_ms")
+/// The step's request as text, to see which clock variables it mentions.
+fn step_text(step: &Step) -> String {
+    let r = &step.request;
+    serde_json::to_string(&(&r.path, &r.query, &r.json, &r.body, &r.headers)).unwrap_or_default()
 }
 
 fn truncate(text: &str) -> String {

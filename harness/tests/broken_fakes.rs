@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use event_harness::report::SuiteReport;
-use event_harness::runner::Accounts;
+use event_harness::runner::{AccessKeyPair, Accounts};
 use event_harness::{load_suite, run_suite, Credentials, LiveTarget, TargetKind, Verdict};
 use event_mock::core::{query_pairs, Request, Response};
 use event_mock::wiremock_adapter::CoreResponder;
@@ -279,4 +279,152 @@ async fn scenarios_needing_what_a_target_lacks_are_skipped_not_passed() {
     assert_eq!(verdict(&report, "MWS-LOG-001"), Verdict::Skipped);
     assert_eq!(verdict(&report, "MWS-LIST-001"), Verdict::Pass);
     assert!(reasons(&report, "MWS-AUTH-003").contains("restricted_user"));
+}
+
+// ---- Cloud Eye ----
+
+/// A Cloud Eye fake: the core (wall clock, so the SDK-style signing dates line up) behind
+/// wiremock, set up by `config` and changed by `tweak`.
+async fn ces_fake(
+    config: impl FnOnce(&mut MockConfig),
+    tweak: impl FnOnce(CoreResponder) -> CoreResponder,
+) -> (wiremock::MockServer, LiveTarget) {
+    let mut mock_config = MockConfig::default();
+    config(&mut mock_config);
+    let server = wiremock::MockServer::builder()
+        .disable_request_recording()
+        .start()
+        .await;
+    let core = Arc::new(Mock::new(mock_config.clone()).expect("mock"));
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(tweak(CoreResponder::new(core)))
+        .mount(&server)
+        .await;
+    let keys = &mock_config.ces.access_keys;
+    let target = LiveTarget {
+        url: server.uri(),
+        accounts: Accounts {
+            access_key: Some(AccessKeyPair::new(&keys[0].ak, &keys[0].sk)),
+            restricted_access_key: Some(AccessKeyPair::new(&keys[1].ak, &keys[1].sk)),
+            token: Some(mock_config.ces.tokens[0].token.clone()),
+            ..Accounts::default()
+        },
+        admin_url: Some(format!("{}/__admin", server.uri())),
+        vars: [("project_id".to_owned(), keys[0].project_ids[0].clone())].into(),
+    };
+    (server, target)
+}
+
+async fn run_ces(target: &LiveTarget, scenarios: Option<&[&str]>) -> SuiteReport {
+    let suite = load_suite("cloud-eye-events").expect("suite");
+    let only: Option<Vec<String>> = scenarios.map(|s| s.iter().map(|s| s.to_string()).collect());
+    run_suite(&suite, &TargetKind::Live(target.clone()), only.as_deref()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_cloud_eye_core_behind_wiremock_passes_its_whole_suite() {
+    let (_server, target) = ces_fake(|_| {}, |r| r).await;
+    let report = run_ces(&target, None).await;
+    assert_eq!(
+        report.count(Verdict::Pass),
+        report.requirements.len(),
+        "{}",
+        report.table(160)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_window_with_other_margins_is_reported() {
+    // The regional variant's 20 s margins, served where 10 s is documented.
+    let (_server, target) = ces_fake(|c| c.ces.time_margin_ms = Some(20_000), |r| r).await;
+    let report = run_ces(&target, Some(&["time-window-edges"])).await;
+    assert_eq!(verdict(&report, "CES-TIME-001"), Verdict::Fail);
+    assert!(
+        reasons(&report, "CES-TIME-001").contains("exactly the lower edge"),
+        "{}",
+        reasons(&report, "CES-TIME-001")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_ignores_bad_signatures_is_reported() {
+    let config = MockConfig::default();
+    let key = config.ces.access_keys[0].clone();
+    let (_server, target) = ces_fake(
+        |_| {},
+        move |r| {
+            r.with_request_tweak(move |mut req| {
+                // Whatever arrived, re-sign it with the right key over the bytes received.
+                if req.headers().contains_key(http::header::AUTHORIZATION) {
+                    let (path, query) = (
+                        req.uri().path().to_owned(),
+                        req.uri().query().map(str::to_owned),
+                    );
+                    let body = req.body().clone();
+                    let date = req
+                        .headers()
+                        .get("x-sdk-date")
+                        .and_then(|d| d.to_str().ok())
+                        .and_then(|d| {
+                            chrono::NaiveDateTime::parse_from_str(d, "%Y%m%dT%H%M%SZ").ok()
+                        })
+                        .map(|d| d.and_utc())
+                        .unwrap_or_else(chrono::Utc::now);
+                    let method = req.method().as_str().to_owned();
+                    event_mock::huawei_sign::sign(
+                        &method,
+                        &path,
+                        query.as_deref(),
+                        req.headers_mut(),
+                        &body,
+                        &key.ak,
+                        &key.sk,
+                        date,
+                    );
+                }
+                req
+            })
+        },
+    )
+    .await;
+    let report = run_ces(
+        &target,
+        Some(&["auth-bad-credentials", "report-seed-example"]),
+    )
+    .await;
+    assert_eq!(verdict(&report, "CES-AUTH-005"), Verdict::Fail);
+    assert!(
+        reasons(&report, "CES-AUTH-005").contains("expected 401"),
+        "{}",
+        reasons(&report, "CES-AUTH-005")
+    );
+    assert_eq!(verdict(&report, "CES-AUTH-001"), Verdict::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_out_of_request_order_are_an_advisory_finding() {
+    let (_server, target) = ces_fake(
+        |_| {},
+        |r| {
+            r.with_response_tweak(|_, resp| {
+                if resp.status() != http::StatusCode::CREATED {
+                    return resp;
+                }
+                with_json_body(resp, |body| {
+                    if let Some(items) = body.as_array_mut() {
+                        items.reverse();
+                    }
+                })
+            })
+        },
+    )
+    .await;
+    let report = run_ces(
+        &target,
+        Some(&["report-answers-in-order", "report-seed-example"]),
+    )
+    .await;
+    assert_eq!(verdict(&report, "CES-RESP-002"), Verdict::Advisory);
+    assert_eq!(verdict(&report, "CES-RESP-001"), Verdict::Pass);
+    assert!(!report.is_failure());
 }

@@ -14,7 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::config::{MockConfig, TotalCount, User};
+use crate::config::{AccessKey, DuplicateId, MockConfig, SubEventMode, Token, TotalCount, User};
 use crate::core::{BodyTooLarge, Mock, Request};
 
 /// A running mock on a TCP port; it stops when dropped.
@@ -166,6 +166,25 @@ pub struct ServeArgs {
     /// MWS: what totalCount counts.
     #[arg(long, value_parser = ["matching", "all"])]
     pub total_count: Option<String>,
+    /// Cloud Eye: an access key as AK:SK:PROJECT_ID[:action,action] (repeatable); replaces the
+    /// default keys. Actions default to ces:events:post.
+    #[arg(long = "access-key")]
+    pub access_keys: Vec<String>,
+    /// Cloud Eye: an IAM token as TOKEN:PROJECT_ID (repeatable); replaces the default token.
+    #[arg(long = "token")]
+    pub tokens: Vec<String>,
+    /// Cloud Eye: error body shape.
+    #[arg(long, value_parser = ["v1", "v2", "legacy"])]
+    pub ces_error_envelope: Option<String>,
+    /// Cloud Eye: margin of the time window in ms (10000 by default, 20000 in the regional variant).
+    #[arg(long)]
+    pub ces_time_margin_ms: Option<i64>,
+    /// Cloud Eye: the event_id returned for a duplicate event.
+    #[arg(long, value_parser = ["original", "new"])]
+    pub ces_duplicate_id: Option<String>,
+    /// Cloud Eye: what to do with detail.sub_event_type (a regional feature).
+    #[arg(long, value_parser = ["accept", "ignore", "reject"])]
+    pub ces_sub_event_type: Option<String>,
     /// Seed for generated ids (deterministic runs).
     #[arg(long)]
     pub id_seed: Option<u64>,
@@ -196,6 +215,42 @@ impl ServeArgs {
             Some(_) => Some(TotalCount::Matching),
             None => None,
         };
+        if !self.access_keys.is_empty() {
+            config.ces.access_keys = self
+                .access_keys
+                .iter()
+                .map(|k| parse_access_key(k))
+                .collect::<Result<_, _>>()?;
+        }
+        if !self.tokens.is_empty() {
+            config.ces.tokens = self
+                .tokens
+                .iter()
+                .map(|t| {
+                    let (token, project) = t
+                        .rsplit_once(':')
+                        .ok_or_else(|| format!("--token '{t}': expected TOKEN:PROJECT_ID"))?;
+                    Ok(Token {
+                        token: token.into(),
+                        project_id: project.into(),
+                        permissions: vec!["ces:events:post".into()],
+                    })
+                })
+                .collect::<Result<_, String>>()?;
+        }
+        config.ces.error_envelope = self.ces_error_envelope.clone();
+        config.ces.time_margin_ms = self.ces_time_margin_ms;
+        config.ces.duplicate_id = match self.ces_duplicate_id.as_deref() {
+            Some("new") => Some(DuplicateId::New),
+            Some(_) => Some(DuplicateId::Original),
+            None => None,
+        };
+        config.ces.sub_event_type = match self.ces_sub_event_type.as_deref() {
+            Some("ignore") => Some(SubEventMode::Ignore),
+            Some("reject") => Some(SubEventMode::Reject),
+            Some(_) => Some(SubEventMode::Accept),
+            None => None,
+        };
         for api in &self.apis {
             if !crate::spec::api_ids().contains(api) {
                 return Err(format!(
@@ -218,6 +273,29 @@ impl ServeArgs {
         tokio::signal::ctrl_c().await?;
         Ok(())
     }
+}
+
+fn parse_access_key(text: &str) -> Result<AccessKey, String> {
+    let parts: Vec<&str> = text.splitn(4, ':').collect();
+    let [ak, sk, project, rest @ ..] = parts.as_slice() else {
+        return Err(format!(
+            "--access-key '{text}': expected AK:SK:PROJECT_ID[:actions]"
+        ));
+    };
+    let permissions = match rest.first() {
+        Some(list) => list
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => vec!["ces:events:post".to_owned()],
+    };
+    Ok(AccessKey {
+        ak: (*ak).into(),
+        sk: (*sk).into(),
+        project_ids: vec![(*project).into()],
+        permissions,
+    })
 }
 
 fn parse_user(text: &str) -> Result<User, String> {
