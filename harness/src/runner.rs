@@ -393,23 +393,13 @@ struct Built {
 fn token_header(suite: &Suite) -> String {
     suite
         .spec
-        .spec
-        .auth
-        .iter()
-        .find(|a| a.get("scheme").and_then(Value::as_str) == Some("token"))
-        .and_then(|a| a.get("header").and_then(Value::as_str))
+        .token_header()
         .unwrap_or("X-Auth-Token")
         .to_owned()
 }
 
 fn default_scheme(suite: &Suite) -> &str {
-    suite
-        .spec
-        .spec
-        .auth
-        .first()
-        .and_then(|a| a.get("scheme").and_then(Value::as_str))
-        .unwrap_or("basic")
+    suite.spec.default_auth_scheme().unwrap_or("basic")
 }
 
 async fn build_request(

@@ -381,12 +381,7 @@ pub fn load_suite(api: &str) -> Result<Suite, String> {
             if step.request.admin {
                 scenario.needs.insert(Capability::Admin);
             }
-            let default_scheme = spec
-                .spec
-                .auth
-                .first()
-                .and_then(|a| a.get("scheme"))
-                .and_then(|s| s.as_str());
+            let default_scheme = spec.default_auth_scheme();
             match (&step.request.auth, default_scheme) {
                 (Auth::Default, Some("ak-sk")) if !step.request.admin => {
                     scenario.needs.insert(Capability::AccessKey);

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::clock::MockClock;
 use crate::config::MockConfig;
 use crate::ids::IdGenerator;
-use crate::spec::SpecError;
+use crate::spec::{LoadedSpec, Routed, SpecError};
 
 pub type Request = http::Request<Bytes>;
 pub type Response = http::Response<Bytes>;
@@ -36,10 +36,14 @@ pub struct Ctx<'a> {
 /// One vendor API implemented by the mock.
 pub trait Api: Send + Sync {
     fn id(&self) -> &str;
+    /// The API's spec.
+    fn spec(&self) -> &LoadedSpec;
     /// Base paths this API is mounted under, most specific first.
     fn base_paths(&self) -> &[String];
     /// Is `path` (below a base path) one of this API's resources or a near miss it should answer?
-    fn claims(&self, path: &str) -> bool;
+    fn claims(&self, path: &str) -> bool {
+        self.spec().claims(path)
+    }
     fn handle(&self, req: &Request, ctx: &Ctx<'_>) -> Response;
     /// The largest request body this API accepts.
     fn body_limit(&self) -> usize;
@@ -48,11 +52,18 @@ pub trait Api: Send + Sync {
     /// API-specific control endpoints under `/__admin/<api-id>/<path>`.
     fn admin(&self, req: &Request, path: &str, ctx: &Ctx<'_>) -> Option<Response>;
     /// The spec operation a request addresses, if any (faults can target one operation).
-    fn operation_of(&self, req: &Request, path: &str) -> Option<String>;
+    fn operation_of(&self, req: &Request, path: &str) -> Option<String> {
+        match self.spec().route(req.method().as_str(), path) {
+            Routed::Operation(op, _) => Some(op.id.clone()),
+            _ => None,
+        }
+    }
     /// An answer with one of this API's own error kinds (fault injection).
     fn error(&self, kind: &str, req: &Request, ctx: &Ctx<'_>) -> Response;
     /// Does this API's spec declare the error kind?
-    fn has_error_kind(&self, kind: &str) -> bool;
+    fn has_error_kind(&self, kind: &str) -> bool {
+        self.spec().spec.errors.kinds.contains_key(kind)
+    }
 }
 
 /// An injected failure: the next matching requests get one of the API's own error kinds

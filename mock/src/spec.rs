@@ -230,6 +230,28 @@ impl LoadedSpec {
             .map_err(|e| invalid(&file, format!("rule '{name}': {e}")))
     }
 
+    /// Every base path the API is served under: the default first, then the alternates.
+    pub fn base_paths(&self) -> Vec<String> {
+        std::iter::once(self.spec.base_path.clone())
+            .chain(self.spec.alternate_base_paths.iter().cloned())
+            .collect()
+    }
+
+    /// The scheme of the API's first `auth` entry (what a client uses by default), e.g. `basic`.
+    pub fn default_auth_scheme(&self) -> Option<&str> {
+        self.spec.auth.first()?.get("scheme")?.as_str()
+    }
+
+    /// The header of the API's `token` auth scheme, if it has one.
+    pub fn token_header(&self) -> Option<&str> {
+        self.spec
+            .auth
+            .iter()
+            .find(|a| a.get("scheme").and_then(Value::as_str) == Some("token"))?
+            .get("header")?
+            .as_str()
+    }
+
     /// The permission an account needs for this API (from `auth[].permission`), if any.
     pub fn permission(&self) -> Option<&str> {
         self.spec

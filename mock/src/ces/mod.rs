@@ -157,16 +157,8 @@ impl CesApi {
                 return Err(config_error(format!("unknown error envelope '{envelope}'")));
             }
         }
-        let token_header = spec
-            .spec
-            .auth
-            .iter()
-            .find(|a| a.get("scheme").and_then(Value::as_str) == Some("token"))
-            .and_then(|a| a.get("header").and_then(Value::as_str))
-            .unwrap_or("X-Auth-Token")
-            .to_owned();
-        let mut base_paths = vec![spec.spec.base_path.clone()];
-        base_paths.extend(spec.spec.alternate_base_paths.iter().cloned());
+        let token_header = spec.token_header().unwrap_or("X-Auth-Token").to_owned();
+        let base_paths = spec.base_paths();
         Ok(Self {
             base_paths,
             project_pattern,
@@ -459,12 +451,12 @@ impl Api for CesApi {
         API_ID
     }
 
-    fn base_paths(&self) -> &[String] {
-        &self.base_paths
+    fn spec(&self) -> &LoadedSpec {
+        &self.spec
     }
 
-    fn claims(&self, path: &str) -> bool {
-        self.spec.claims(path)
+    fn base_paths(&self) -> &[String] {
+        &self.base_paths
     }
 
     fn handle(&self, req: &Request, ctx: &Ctx<'_>) -> Response {
@@ -502,13 +494,6 @@ impl Api for CesApi {
         }
     }
 
-    fn operation_of(&self, req: &Request, path: &str) -> Option<String> {
-        match self.spec.route(req.method().as_str(), path) {
-            Routed::Operation(op, _) => Some(op.id.clone()),
-            _ => None,
-        }
-    }
-
     fn error(&self, kind: &str, _req: &Request, ctx: &Ctx<'_>) -> Response {
         let request_id = self.new_request_id(ctx);
         let resp = self.error_response(
@@ -516,9 +501,5 @@ impl Api for CesApi {
             &request_id,
         );
         self.with_request_id(resp, &request_id)
-    }
-
-    fn has_error_kind(&self, kind: &str) -> bool {
-        self.spec.spec.errors.kinds.contains_key(kind)
     }
 }

@@ -93,8 +93,7 @@ impl MwsApi {
             message,
         })?;
         let permission = spec.permission().unwrap_or_default().to_owned();
-        let mut base_paths = vec![spec.spec.base_path.clone()];
-        base_paths.extend(spec.spec.alternate_base_paths.iter().cloned());
+        let base_paths = spec.base_paths();
         Ok(Self {
             total_count: cfg.total_count.unwrap_or(rules.list.total_count),
             body_limit: cfg.max_body_bytes.unwrap_or(rules.limits.max_body_bytes),
@@ -108,10 +107,6 @@ impl MwsApi {
             rules,
             spec,
         })
-    }
-
-    pub fn spec(&self) -> &LoadedSpec {
-        &self.spec
     }
 
     /// Number of stored events.
@@ -550,12 +545,12 @@ impl Api for MwsApi {
         API_ID
     }
 
-    fn base_paths(&self) -> &[String] {
-        &self.base_paths
+    fn spec(&self) -> &LoadedSpec {
+        &self.spec
     }
 
-    fn claims(&self, path: &str) -> bool {
-        self.spec.claims(path)
+    fn base_paths(&self) -> &[String] {
+        &self.base_paths
     }
 
     fn body_limit(&self) -> usize {
@@ -601,19 +596,8 @@ impl Api for MwsApi {
             .unwrap_or_else(|err| self.error_response(err))
     }
 
-    fn operation_of(&self, req: &Request, path: &str) -> Option<String> {
-        match self.spec.route(req.method().as_str(), path) {
-            Routed::Operation(op, _) => Some(op.id.clone()),
-            _ => None,
-        }
-    }
-
     fn error(&self, kind: &str, _req: &Request, _ctx: &Ctx<'_>) -> Response {
         self.error_response(MwsError::new(kind).with("detail", "injected fault"))
-    }
-
-    fn has_error_kind(&self, kind: &str) -> bool {
-        self.spec.spec.errors.kinds.contains_key(kind)
     }
 
     fn admin(&self, req: &Request, path: &str, ctx: &Ctx<'_>) -> Option<Response> {
