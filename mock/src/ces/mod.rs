@@ -65,6 +65,16 @@ struct RequestIdRule {
 #[derive(Debug, Clone, Deserialize)]
 struct SignatureRule {
     max_skew_minutes: i64,
+    messages: GatewayMessages,
+}
+
+/// The gateway's texts for each authentication failure.
+#[derive(Debug, Clone, Deserialize)]
+struct GatewayMessages {
+    bad_token: String,
+    unknown_access_key: String,
+    skew: String,
+    bad_signature: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +123,7 @@ pub struct CesApi {
     sub_event: SubEventRule,
     request_id_header: HeaderName,
     max_skew: chrono::Duration,
+    gateway_messages: GatewayMessages,
     body_limit: usize,
     envelope: Option<String>,
     permission: String,
@@ -170,6 +181,7 @@ impl CesApi {
             request_id_header: HeaderName::try_from(request_id.header)
                 .map_err(|e| config_error(e.to_string()))?,
             max_skew: chrono::Duration::minutes(signature.max_skew_minutes),
+            gateway_messages: signature.messages,
             body_limit: cfg.max_body_bytes.unwrap_or(limits.max_body_bytes),
             envelope: cfg.error_envelope.clone(),
             permission: spec.permission().unwrap_or_default().to_owned(),
@@ -225,7 +237,7 @@ impl CesApi {
                 .ok()
                 .and_then(|t| self.tokens.iter().find(|known| known.token == t))
                 .map(Principal::Token)
-                .ok_or_else(|| gateway("decrypt token fail"));
+                .ok_or_else(|| gateway(&self.gateway_messages.bad_token));
         }
         if !req.headers().contains_key(http::header::AUTHORIZATION) {
             return Err(ApiError::new("unauthenticated"));
@@ -246,18 +258,20 @@ impl CesApi {
             ctx.clock.now(),
             self.max_skew,
         );
+        let texts = &self.gateway_messages;
         match verified {
             Ok(ak) => self
                 .access_keys
                 .iter()
                 .find(|k| k.ak == ak)
                 .map(Principal::Key)
-                .ok_or_else(|| gateway("verify aksk signature fail")),
-            Err(VerifyError::UnknownAccessKey(ak)) => Err(gateway(&format!(
-                "Get secretKey failed,ak:{ak},err:ak not exist"
+                .ok_or_else(|| gateway(&texts.bad_signature)),
+            Err(VerifyError::UnknownAccessKey(ak)) => Err(gateway(&spec::render_template(
+                &texts.unknown_access_key,
+                &[("ak", &ak)],
             ))),
-            Err(e @ VerifyError::Skew { .. }) => Err(gateway(&e.to_string())),
-            Err(_) => Err(gateway("verify aksk signature fail")),
+            Err(VerifyError::Skew { .. }) => Err(gateway(&texts.skew)),
+            Err(_) => Err(gateway(&texts.bad_signature)),
         }
     }
 
