@@ -13,19 +13,28 @@ use event_mock::wiremock_adapter::CoreResponder;
 use event_mock::{Mock, MockConfig};
 use serde_json::Value;
 
-/// Start a fake: the mock core behind wiremock, changed by `tweak`.
-async fn fake(
+/// The mock core set up by `config`, behind a wiremock server, changed by `tweak`.
+async fn mount(
+    config: MockConfig,
     tweak: impl FnOnce(CoreResponder) -> CoreResponder,
-) -> (wiremock::MockServer, LiveTarget) {
+) -> wiremock::MockServer {
     let server = wiremock::MockServer::builder()
         .disable_request_recording()
         .start()
         .await;
-    let core = Arc::new(Mock::new(MockConfig::deterministic()).expect("mock"));
+    let core = Arc::new(Mock::new(config).expect("mock"));
     wiremock::Mock::given(wiremock::matchers::any())
         .respond_with(tweak(CoreResponder::new(core)))
         .mount(&server)
         .await;
+    server
+}
+
+/// An MWS fake: the deterministic core behind wiremock, changed by `tweak`.
+async fn fake(
+    tweak: impl FnOnce(CoreResponder) -> CoreResponder,
+) -> (wiremock::MockServer, LiveTarget) {
+    let server = mount(MockConfig::deterministic(), tweak).await;
     let target = LiveTarget {
         url: format!("{}/mws", server.uri()),
         accounts: Accounts {
@@ -291,15 +300,7 @@ async fn ces_fake(
 ) -> (wiremock::MockServer, LiveTarget) {
     let mut mock_config = MockConfig::default();
     config(&mut mock_config);
-    let server = wiremock::MockServer::builder()
-        .disable_request_recording()
-        .start()
-        .await;
-    let core = Arc::new(Mock::new(mock_config.clone()).expect("mock"));
-    wiremock::Mock::given(wiremock::matchers::any())
-        .respond_with(tweak(CoreResponder::new(core)))
-        .mount(&server)
-        .await;
+    let server = mount(mock_config.clone(), tweak).await;
     let keys = &mock_config.ces.access_keys;
     let target = LiveTarget {
         url: server.uri(),
