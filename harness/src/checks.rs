@@ -55,6 +55,7 @@ pub fn check(
         }
         return Ok(());
     }
+    // `present` needs nothing more than this.
     let Some(actual) = target else {
         return fail("is missing".into());
     };
@@ -148,9 +149,6 @@ pub fn check(
                 short(&actual)
             ));
         }
-    }
-    if a.present {
-        // Reaching here means the target exists.
     }
     if let Some(subs) = &a.each {
         let Value::Array(items) = &actual else {

@@ -385,6 +385,12 @@ impl ClockCommand {
     }
 }
 
+/// Did the body go over `limit`? Either the transport dropped it (`BodyTooLarge`), or it arrived
+/// whole through the sans-IO path.
+pub fn exceeds_body_limit(req: &Request, limit: usize) -> bool {
+    req.extensions().get::<BodyTooLarge>().is_some() || req.body().len() > limit
+}
+
 /// Admin bodies (seed data) may be larger than an API's own limit, but stay bounded.
 pub const ADMIN_BODY_LIMIT: usize = 256 * 1024 * 1024;
 

@@ -441,6 +441,8 @@ pub struct Violation {
 pub struct SchemaSet {
     api: String,
     compiled: RwLock<HashMap<String, Arc<jsonschema::Validator>>>,
+    /// Parsed schema files, so request paths never re-parse them.
+    documents: RwLock<HashMap<String, Arc<Value>>>,
 }
 
 impl SchemaSet {
@@ -448,6 +450,7 @@ impl SchemaSet {
         Self {
             api: api.to_owned(),
             compiled: RwLock::default(),
+            documents: RwLock::default(),
         }
     }
 
@@ -455,11 +458,24 @@ impl SchemaSet {
         format!("{SCHEMA_BASE}{}/schemas/", self.api)
     }
 
-    /// The raw JSON of a schema file of this API.
-    pub fn document(&self, file: &str) -> Result<Value, SpecError> {
+    /// The raw JSON of a schema file of this API, parsed once.
+    pub fn document(&self, file: &str) -> Result<Arc<Value>, SpecError> {
+        if let Some(doc) = self
+            .documents
+            .read()
+            .ok()
+            .and_then(|m| m.get(file).cloned())
+        {
+            return Ok(doc);
+        }
         let path = format!("{}/schemas/{file}", self.api);
         let text = file_text(&path).ok_or_else(|| invalid(&path, "no such schema file"))?;
-        serde_json::from_str(text).map_err(|e| invalid(&path, e.to_string()))
+        let doc: Arc<Value> =
+            Arc::new(serde_json::from_str(text).map_err(|e| invalid(&path, e.to_string()))?);
+        if let Ok(mut m) = self.documents.write() {
+            m.insert(file.to_owned(), doc.clone());
+        }
+        Ok(doc)
     }
 
     /// The compiled validator for `name` (`event-v3.json` or `event-v3.json#/$defs/partial`).
@@ -470,7 +486,7 @@ impl SchemaSet {
         let root = if name.contains('#') {
             serde_json::json!({ "$ref": format!("{}{name}", self.base_uri()) })
         } else {
-            let mut doc = self.document(name)?;
+            let mut doc = (*self.document(name)?).clone();
             // Give the document its absolute id so relative $refs resolve inside specs/<api>/schemas/.
             if let Some(obj) = doc.as_object_mut() {
                 obj.insert(
@@ -504,7 +520,7 @@ impl SchemaSet {
     pub fn violations(&self, name: &str, instance: &Value) -> Result<Vec<Violation>, SpecError> {
         let validator = self.get(name)?;
         let document = if name.contains('#') {
-            Value::Null
+            Arc::new(Value::Null)
         } else {
             self.document(name)?
         };

@@ -149,3 +149,37 @@ fn faults_naming_an_unknown_api_or_error_kind_are_refused() {
         );
     }
 }
+
+#[test]
+fn seeding_an_id_twice_is_refused_and_leaves_the_store_as_it_was() {
+    let mock = Mock::new(MockConfig::deterministic()).unwrap();
+    let event =
+        |id: &str| json!({"id": id, "eventDate": "2024-06-10 17:13:31 UTC", "eventType": "Seeded"});
+    let first = call(
+        &mock,
+        "POST",
+        "/__admin/mws-events/events",
+        json!([event("51b608dfc4aa708a5bebb686")]),
+    );
+    assert_eq!(first.status(), 201);
+    for batch in [
+        json!([event("51b608dfc4aa708a5bebb686")]),
+        json!([
+            event("51b608dfc4aa708a5bebb687"),
+            event("51b608dfc4aa708a5bebb687")
+        ]),
+    ] {
+        assert_eq!(
+            call(&mock, "POST", "/__admin/mws-events/events", batch.clone()).status(),
+            400,
+            "{batch}"
+        );
+    }
+    let stored = body(&call(
+        &mock,
+        "GET",
+        "/__admin/mws-events/events",
+        Value::Null,
+    ));
+    assert_eq!(stored.as_array().map(Vec::len), Some(1), "{stored}");
+}

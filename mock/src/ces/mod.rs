@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::config::{AccessKey, CesConfig, DuplicateId, MockConfig, SubEventMode, Token};
-use crate::core::{json_response, Api, BodyTooLarge, Ctx, Request, Response};
+use crate::core::{exceeds_body_limit, json_response, Api, Ctx, Request, Response};
 use crate::errors::{self, ApiError};
 use crate::huawei_sign::{self, VerifyError};
 use crate::spec::{self, LoadedSpec, Routed, SpecError};
@@ -60,6 +60,8 @@ struct SubEventRule {
 #[derive(Debug, Clone, Deserialize)]
 struct RequestIdRule {
     header: String,
+    alphabet: String,
+    length: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -122,6 +124,7 @@ pub struct CesApi {
     event_id: EventIdRule,
     sub_event: SubEventRule,
     request_id_header: HeaderName,
+    request_id: RequestIdRule,
     max_skew: chrono::Duration,
     gateway_messages: GatewayMessages,
     body_limit: usize,
@@ -178,8 +181,9 @@ impl CesApi {
             dedup,
             event_id: spec.rule("event_id")?,
             sub_event,
-            request_id_header: HeaderName::try_from(request_id.header)
+            request_id_header: HeaderName::try_from(request_id.header.as_str())
                 .map_err(|e| config_error(e.to_string()))?,
+            request_id,
             max_skew: chrono::Duration::minutes(signature.max_skew_minutes),
             gateway_messages: signature.messages,
             body_limit: cfg.max_body_bytes.unwrap_or(limits.max_body_bytes),
@@ -225,7 +229,8 @@ impl CesApi {
     }
 
     fn new_request_id(&self, ctx: &Ctx<'_>) -> String {
-        ctx.ids.random_chars(b"0123456789abcdef", 32)
+        ctx.ids
+            .random_chars(self.request_id.alphabet.as_bytes(), self.request_id.length)
     }
 
     /// The caller, from an X-Auth-Token or an AK/SK signature (the gateway's job).
@@ -325,7 +330,11 @@ impl CesApi {
         if !violations.is_empty() {
             return Err(invalid(violations));
         }
-        let items = body.as_array().cloned().unwrap_or_default();
+        let Value::Array(items) = body else {
+            return Err(invalid(vec![
+                "The body must be a JSON array of events".into()
+            ]));
+        };
         let answers = self.store_events(items, project, now_ms, ctx)?;
         Ok(json_response(
             StatusCode::CREATED,
@@ -362,37 +371,43 @@ impl CesApi {
         now_ms: i64,
         ctx: &Ctx<'_>,
     ) -> Result<Vec<Value>, ApiError> {
+        let keyed: Vec<(String, Value)> = items
+            .into_iter()
+            .map(|i| (self.dedup_key(&i, project), i))
+            .collect();
         let mut store = self.write_store();
-        let new_keys: std::collections::HashSet<String> =
-            items.iter().map(|i| self.dedup_key(i, project)).collect();
+        let new_keys: std::collections::HashSet<&str> = keyed
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !store.by_key.contains_key(*k))
+            .collect();
         if store.events.len() + new_keys.len() > self.max_events {
             return Err(ApiError::new("internal").with(
                 "detail",
                 format!("the mock stores at most {} events", self.max_events),
             ));
         }
-        let mut answers = Vec::with_capacity(items.len());
-        for item in items {
-            let key = self.dedup_key(&item, project);
-            let fresh_id = self.new_event_id(now_ms, ctx);
+        let mut answers = Vec::with_capacity(keyed.len());
+        for (key, mut item) in keyed {
+            let event_name = item.get("event_name").cloned().unwrap_or(Value::Null);
             let event_id = match store.by_key.get(&key) {
                 Some(original) => match self.dedup.duplicate_id {
                     DuplicateId::Original => original.clone(),
-                    DuplicateId::New => fresh_id,
+                    DuplicateId::New => self.new_event_id(now_ms, ctx),
                 },
                 None => {
-                    let mut stored = item.clone();
-                    if let Some(map) = stored.as_object_mut() {
+                    let fresh_id = self.new_event_id(now_ms, ctx);
+                    if let Some(map) = item.as_object_mut() {
                         map.insert("event_id".into(), Value::String(fresh_id.clone()));
                         map.insert("project_id".into(), Value::String(project.to_owned()));
                         map.insert("received_ms".into(), Value::from(now_ms));
                     }
-                    store.events.push(stored);
+                    store.events.push(item);
                     store.by_key.insert(key, fresh_id.clone());
                     fresh_id
                 }
             };
-            answers.push(json!({"event_id": event_id, "event_name": item.get("event_name").cloned().unwrap_or(Value::Null)}));
+            answers.push(json!({"event_id": event_id, "event_name": event_name}));
         }
         Ok(answers)
     }
@@ -431,7 +446,7 @@ impl CesApi {
     fn serve(&self, req: &Request, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
         // The gateway refuses an oversized entity before it looks at credentials (whose
         // signature could not be checked anyway: the body was not kept).
-        if req.extensions().get::<BodyTooLarge>().is_some() || req.body().len() > self.body_limit {
+        if exceeds_body_limit(req, self.body_limit) {
             return Err(ApiError::new("payload_too_large"));
         }
         let principal = self.authenticate(req, ctx)?;

@@ -16,8 +16,8 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{MockConfig, TotalCount, User};
 use crate::core::{
-    basic_credentials, is_json_media_type, json_response, media_type, param, query_pairs,
-    text_response, Api, BodyTooLarge, Ctx, Request, Response,
+    basic_credentials, exceeds_body_limit, is_json_media_type, json_response, media_type, param,
+    query_pairs, text_response, Api, Ctx, Request, Response,
 };
 use crate::errors::{self, ApiError};
 use crate::mongo::{parse_relaxed_json, Filter, SortSpec};
@@ -152,6 +152,15 @@ impl MwsApi {
             prepared.push((id, Value::Object(event)));
         }
         let mut store = self.write_store();
+        // An id already stored or repeated in the batch would leave two events under one id.
+        let mut seen = std::collections::HashSet::new();
+        for (id, _) in &prepared {
+            if store.by_id.contains_key(id) || !seen.insert(id.as_str()) {
+                return Err(format!(
+                    "an event with id '{id}' is already stored or repeated"
+                ));
+            }
+        }
         if store.events.len() + prepared.len() > self.max_events {
             return Err(format!(
                 "the store holds at most {} events",
@@ -391,12 +400,7 @@ impl MwsApi {
         version: i64,
         pretty: bool,
     ) -> MwsResult<Response> {
-        if let Some(too_large) = req.extensions().get::<BodyTooLarge>() {
-            return Err(
-                MwsError::new("payload_too_large").with("limit", too_large.limit.to_string())
-            );
-        }
-        if req.body().len() > self.body_limit {
+        if exceeds_body_limit(req, self.body_limit) {
             return Err(
                 MwsError::new("payload_too_large").with("limit", self.body_limit.to_string())
             );
