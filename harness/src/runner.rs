@@ -671,7 +671,7 @@ async fn sign_request(
         .signed_body
         .as_ref()
         .map(|b| template(b, vars).into_bytes());
-    event_mock::huawei_sign::sign(
+    event_mock::auth::aksk::sign(
         method.as_str(),
         parsed.path(),
         parsed.query(),

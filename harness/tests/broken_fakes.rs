@@ -372,7 +372,7 @@ async fn a_gateway_that_ignores_bad_signatures_is_reported() {
                         .map(|d| d.and_utc())
                         .unwrap_or_else(chrono::Utc::now);
                     let method = req.method().as_str().to_owned();
-                    event_mock::huawei_sign::sign(
+                    event_mock::auth::aksk::sign(
                         &method,
                         &path,
                         query.as_deref(),

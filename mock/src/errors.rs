@@ -8,8 +8,8 @@
 use http::StatusCode;
 use serde_json::{Map, Value};
 
-use crate::core::{json_response, Response};
 use crate::spec::{render_template, ErrorKind, LoadedSpec};
+use crate::wire::Reply;
 
 /// One error to send: its kind in the spec, values for the placeholders of its texts, and
 /// optionally texts that replace the kind's own (e.g. one message per violation).
@@ -41,13 +41,14 @@ impl ApiError {
 }
 
 /// Render `error` in `envelope` (the spec's default when `None`), with `extra` values such as a
-/// request id. A kind missing from the spec renders as the API's internal error.
+/// request id. A kind missing from the spec renders as the API's internal error. The answer is a
+/// value: the dispatcher encodes it in the representation the request negotiated.
 pub fn render(
     spec: &LoadedSpec,
     envelope: Option<&str>,
     error: &ApiError,
     extra: &[(&str, String)],
-) -> Response {
+) -> Reply {
     let errors = &spec.spec.errors;
     let (kind, error) = match errors.kinds.get(&error.kind) {
         Some(kind) => (kind, error.clone()),
@@ -59,7 +60,7 @@ pub fn render(
                     format!("error kind '{}' is not in the spec", error.kind),
                 ),
             ),
-            None => return json_response(StatusCode::INTERNAL_SERVER_ERROR, &Value::Null, false),
+            None => return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, Value::Null),
         },
     };
     let status = StatusCode::from_u16(kind.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -103,7 +104,7 @@ pub fn render(
         named.insert((*k).to_owned(), Value::String(v.clone()));
     }
     let template = envelope_template(spec, envelope, kind);
-    json_response(status, &fill_template(&template, &named), false)
+    Reply::error(status, fill_template(&template, &named))
 }
 
 fn envelope_template(spec: &LoadedSpec, envelope: Option<&str>, kind: &ErrorKind) -> Value {

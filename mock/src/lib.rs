@@ -1,25 +1,33 @@
 //! Spec-driven mock server for event-reporting APIs.
 //!
-//! - [`core::Mock`]: the sans-IO core, `handle(Request) -> Response`.
+//! - [`dispatch::Mock`]: the sans-IO core, `handle(Request) -> Response`: routes to an API,
+//!   serves the `/__admin` control plane, and encodes every reply through the [`codec`].
+//! - [`api`]: the seam an API plugs into; [`apis`]: the registry and one folder per API.
 //! - [`server::MockServer`]: the hyper transport, for tests and the standalone binary.
-//! - [`spec`]: the contract, embedded from `specs/`.
-//! - one module per API: [`mws`] (Moab Web Services events), [`ces`] (Huawei Cloud Eye events).
-//! - shared machinery: [`clock`], [`ids`], [`mongo`] (MongoDB query semantics).
+//! - [`spec`]: the contract, embedded from `specs/`, typed.
+//! - shared machinery: [`wire`] (request/reply types and HTTP helpers), [`codec`] (JSON and XML
+//!   representations), [`errors`] (vendor error bodies), [`store`], [`auth`], [`clock`],
+//!   [`ids`], [`mongo`] (MongoDB query semantics).
 
-pub mod ces;
+mod admin;
+pub mod api;
+pub mod apis;
+pub mod auth;
 pub mod clock;
+pub mod codec;
 pub mod config;
-pub mod core;
+pub mod dispatch;
 pub mod errors;
-pub mod huawei_sign;
 pub mod ids;
 pub mod mongo;
-pub mod mws;
 pub mod server;
 pub mod spec;
+pub mod store;
+pub mod wire;
 #[cfg(feature = "wiremock")]
 pub mod wiremock_adapter;
 
-pub use crate::config::{CesConfig, MockConfig, MwsConfig, TotalCount, User};
-pub use crate::core::{Mock, Request, Response};
+pub use crate::config::{ApiConfig, MockConfig};
+pub use crate::dispatch::Mock;
 pub use crate::server::MockServer;
+pub use crate::wire::{Request, Response};

@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,8 +13,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::config::{AccessKey, DuplicateId, MockConfig, SubEventMode, Token, TotalCount, User};
-use crate::core::{BodyTooLarge, Mock, Request};
+use crate::apis::RegisteredFlags;
+use crate::config::MockConfig;
+use crate::dispatch::Mock;
+use crate::wire::{BodyTooLarge, Request};
 
 /// A running mock on a TCP port; it stops when dropped.
 pub struct MockServer {
@@ -141,7 +142,8 @@ fn plain(status: u16, text: &'static str) -> hyper::Response<Full<Bytes>> {
     resp
 }
 
-/// Command-line options of the standalone server (`event-mock` and `cargo xtask serve`).
+/// Command-line options of the standalone server (`event-mock` and `cargo xtask serve`); each
+/// registered API adds its own flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on. Keep the default (loopback) unless you need otherwise.
@@ -150,115 +152,36 @@ pub struct ServeArgs {
     /// Port to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
-    /// Serve only this API (repeatable); default: every API under specs/.
+    /// Serve only this API (repeatable); default: every registered API.
     #[arg(long = "api")]
     pub apis: Vec<String>,
-    /// An account as name:password[:perm1,perm2] (repeatable); replaces the default accounts
-    /// admin:secret (all permissions) and noevents:secret (no events permission).
-    #[arg(long = "user")]
-    pub users: Vec<String>,
-    /// MWS: append created events to this events.log file.
-    #[arg(long)]
-    pub events_log: Option<PathBuf>,
-    /// MWS: zone of events.log timestamps (UTC, an IANA id, or an offset like -06:00).
-    #[arg(long)]
-    pub events_log_zone: Option<String>,
-    /// MWS: what totalCount counts.
-    #[arg(long, value_parser = ["matching", "all"])]
-    pub total_count: Option<String>,
-    /// Cloud Eye: an access key as AK:SK:PROJECT_ID[:action,action] (repeatable); replaces the
-    /// default keys. Actions default to ces:events:post.
-    #[arg(long = "access-key")]
-    pub access_keys: Vec<String>,
-    /// Cloud Eye: an IAM token as TOKEN:PROJECT_ID (repeatable); replaces the default token.
-    #[arg(long = "token")]
-    pub tokens: Vec<String>,
-    /// Cloud Eye: error body shape.
-    #[arg(long, value_parser = ["v1", "v2", "legacy"])]
-    pub ces_error_envelope: Option<String>,
-    /// Cloud Eye: margin of the time window in ms (10000 by default, 20000 in the regional variant).
-    #[arg(long)]
-    pub ces_time_margin_ms: Option<i64>,
-    /// Cloud Eye: the event_id returned for a duplicate event.
-    #[arg(long, value_parser = ["original", "new"])]
-    pub ces_duplicate_id: Option<String>,
-    /// Cloud Eye: what to do with detail.sub_event_type (a regional feature).
-    #[arg(long, value_parser = ["accept", "ignore", "reject"])]
-    pub ces_sub_event_type: Option<String>,
     /// Seed for generated ids (deterministic runs).
     #[arg(long)]
     pub id_seed: Option<u64>,
     /// Do not serve the /__admin control plane.
     #[arg(long)]
     pub no_admin: bool,
+    #[command(flatten)]
+    pub api_flags: RegisteredFlags,
 }
 
 impl ServeArgs {
     pub fn config(&self) -> Result<MockConfig, String> {
+        for api in &self.apis {
+            if crate::apis::find(api).is_none() {
+                return Err(format!(
+                    "unknown API '{api}'; known: {}",
+                    crate::apis::ids().join(", ")
+                ));
+            }
+        }
         let mut config = MockConfig {
             apis: self.apis.clone(),
             id_seed: self.id_seed,
             admin: !self.no_admin,
             ..MockConfig::default()
         };
-        if !self.users.is_empty() {
-            config.mws.users = self
-                .users
-                .iter()
-                .map(|u| parse_user(u))
-                .collect::<Result<_, _>>()?;
-        }
-        config.mws.events_log_path = self.events_log.clone();
-        config.mws.events_log_zone = self.events_log_zone.clone();
-        config.mws.total_count = match self.total_count.as_deref() {
-            Some("all") => Some(TotalCount::All),
-            Some(_) => Some(TotalCount::Matching),
-            None => None,
-        };
-        if !self.access_keys.is_empty() {
-            config.ces.access_keys = self
-                .access_keys
-                .iter()
-                .map(|k| parse_access_key(k))
-                .collect::<Result<_, _>>()?;
-        }
-        if !self.tokens.is_empty() {
-            config.ces.tokens = self
-                .tokens
-                .iter()
-                .map(|t| {
-                    let (token, project) = t
-                        .rsplit_once(':')
-                        .ok_or_else(|| format!("--token '{t}': expected TOKEN:PROJECT_ID"))?;
-                    Ok(Token {
-                        token: token.into(),
-                        project_id: project.into(),
-                        permissions: vec!["ces:events:post".into()],
-                    })
-                })
-                .collect::<Result<_, String>>()?;
-        }
-        config.ces.error_envelope = self.ces_error_envelope.clone();
-        config.ces.time_margin_ms = self.ces_time_margin_ms;
-        config.ces.duplicate_id = match self.ces_duplicate_id.as_deref() {
-            Some("new") => Some(DuplicateId::New),
-            Some(_) => Some(DuplicateId::Original),
-            None => None,
-        };
-        config.ces.sub_event_type = match self.ces_sub_event_type.as_deref() {
-            Some("ignore") => Some(SubEventMode::Ignore),
-            Some("reject") => Some(SubEventMode::Reject),
-            Some(_) => Some(SubEventMode::Accept),
-            None => None,
-        };
-        for api in &self.apis {
-            if !crate::spec::api_ids().contains(api) {
-                return Err(format!(
-                    "unknown API '{api}'; known: {}",
-                    crate::spec::api_ids().join(", ")
-                ));
-            }
-        }
+        self.api_flags.apply(&mut config)?;
         Ok(config)
     }
 
@@ -273,41 +196,4 @@ impl ServeArgs {
         tokio::signal::ctrl_c().await?;
         Ok(())
     }
-}
-
-fn parse_access_key(text: &str) -> Result<AccessKey, String> {
-    let parts: Vec<&str> = text.splitn(4, ':').collect();
-    let [ak, sk, project, rest @ ..] = parts.as_slice() else {
-        return Err(format!(
-            "--access-key '{text}': expected AK:SK:PROJECT_ID[:actions]"
-        ));
-    };
-    let permissions = match rest.first() {
-        Some(list) => list
-            .split(',')
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        None => vec!["ces:events:post".to_owned()],
-    };
-    Ok(AccessKey {
-        ak: (*ak).into(),
-        sk: (*sk).into(),
-        project_ids: vec![(*project).into()],
-        permissions,
-    })
-}
-
-fn parse_user(text: &str) -> Result<User, String> {
-    let mut parts = text.splitn(3, ':');
-    let (Some(name), Some(password)) = (parts.next(), parts.next()) else {
-        return Err(format!(
-            "--user '{text}': expected name:password[:permissions]"
-        ));
-    };
-    let permissions: Vec<&str> = match parts.next() {
-        Some(list) => list.split(',').filter(|p| !p.is_empty()).collect(),
-        None => vec!["*"],
-    };
-    Ok(User::new(name, password, &permissions))
 }

@@ -1,7 +1,7 @@
 //! Mount the mock's behaviour on a `wiremock::MockServer` (feature `wiremock`).
 //!
 //! wiremock's responders are synchronous, which suits the sans-IO core: each request is handed
-//! to [`Mock::handle`](crate::core::Mock::handle). A `tweak` can rewrite the request before and
+//! to [`Mock::handle`](crate::dispatch::Mock::handle). A `tweak` can rewrite the request before and
 //! the response after, which is how the harness builds deliberately broken fakes.
 
 use std::sync::Arc;
@@ -9,7 +9,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 
-use crate::core::{Mock, Request, Response};
+use crate::dispatch::Mock;
+use crate::wire::{Request, Response};
 
 type RequestTweak = dyn Fn(Request) -> Request + Send + Sync;
 type ResponseTweak = dyn Fn(&Request, Response) -> Response + Send + Sync;

@@ -2,7 +2,7 @@
 //! duplicate ids, sub_event_type) and robustness against hostile bodies.
 
 use bytes::Bytes;
-use event_mock::config::{DuplicateId, SubEventMode, CES_PROJECT};
+use event_mock::apis::ces::config::{CesConfig, DuplicateId, SubEventMode, CES_PROJECT};
 use event_mock::{Mock, MockConfig, Response};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -54,7 +54,7 @@ fn stored(mock: &Mock) -> Vec<Value> {
 }
 
 fn violations(schema: &str, body: &Value) -> Vec<String> {
-    let spec = event_mock::spec::load("cloud-eye-events").unwrap();
+    let spec = event_mock::apis::spec("cloud-eye-events").unwrap();
     spec.schemas
         .violations(schema, body)
         .unwrap()
@@ -71,7 +71,9 @@ fn each_error_envelope_renders_its_documented_shape() {
         ("legacy", "error-legacy.json", "/details/code"),
     ];
     for (envelope, schema, code_at) in cases {
-        let mock = mock(|c| c.ces.error_envelope = Some(envelope.into()));
+        let mock = mock(|c| {
+            c.edit::<CesConfig>(|s| s.error_envelope = Some(envelope.into()));
+        });
         let resp = post_json(&mock, json!([]));
         assert_eq!(resp.status(), 400, "{envelope}");
         assert!(resp.headers().contains_key("x-request-id"), "{envelope}");
@@ -89,7 +91,9 @@ fn each_error_envelope_renders_its_documented_shape() {
     }
     // The legacy shape carries the status as a number.
     let legacy = json_of(&post_json(
-        &mock(|c| c.ces.error_envelope = Some("legacy".into())),
+        &mock(|c| {
+            c.edit::<CesConfig>(|s| s.error_envelope = Some("legacy".into()));
+        }),
         json!([]),
     ));
     assert_eq!(legacy["code"], 400);
@@ -98,14 +102,16 @@ fn each_error_envelope_renders_its_documented_shape() {
 #[test]
 fn an_unknown_envelope_is_a_configuration_error() {
     let mut config = MockConfig::deterministic();
-    config.ces.error_envelope = Some("v9".into());
+    config.edit::<CesConfig>(|s| s.error_envelope = Some("v9".into()));
     assert!(Mock::new(config).is_err());
 }
 
 #[test]
 fn the_regional_variant_moves_both_window_edges_by_twenty_seconds() {
     let default = mock(|_| {});
-    let regional = mock(|c| c.ces.time_margin_ms = Some(20_000));
+    let regional = mock(|c| {
+            c.edit::<CesConfig>(|s| s.time_margin_ms = Some(20_000));
+        });
     let lower_10 = NOW - 3_600_000 + 10_000;
     let upper_10 = NOW + 600_000 - 10_000;
     assert_eq!(post_json(&default, json!([event(lower_10)])).status(), 201);
@@ -124,7 +130,9 @@ fn the_regional_variant_moves_both_window_edges_by_twenty_seconds() {
 
 #[test]
 fn a_duplicate_can_be_answered_with_a_new_id_but_is_still_stored_once() {
-    let mock = mock(|c| c.ces.duplicate_id = Some(DuplicateId::New));
+    let mock = mock(|c| {
+            c.edit::<CesConfig>(|s| s.duplicate_id = Some(DuplicateId::New));
+        });
     let first = json_of(&post_json(&mock, json!([event(NOW)])));
     let second = json_of(&post_json(&mock, json!([event(NOW)])));
     assert_ne!(first[0]["event_id"], second[0]["event_id"]);
@@ -135,14 +143,18 @@ fn a_duplicate_can_be_answered_with_a_new_id_but_is_still_stored_once() {
 fn sub_event_type_can_be_refused_or_dropped_where_the_region_lacks_it() {
     let mut with_sub = event(NOW);
     with_sub["detail"]["sub_event_type"] = json!("SUB_EVENT.OPS");
-    let reject = mock(|c| c.ces.sub_event_type = Some(SubEventMode::Reject));
+    let reject = mock(|c| {
+            c.edit::<CesConfig>(|s| s.sub_event_type = Some(SubEventMode::Reject));
+        });
     let resp = post_json(&reject, json!([with_sub.clone()]));
     assert_eq!(resp.status(), 400);
     assert!(json_of(&resp)["message"]["details"]
         .as_str()
         .unwrap()
         .contains("not available in this region"));
-    let ignore = mock(|c| c.ces.sub_event_type = Some(SubEventMode::Ignore));
+    let ignore = mock(|c| {
+            c.edit::<CesConfig>(|s| s.sub_event_type = Some(SubEventMode::Ignore));
+        });
     assert_eq!(post_json(&ignore, json!([with_sub.clone()])).status(), 201);
     assert!(stored(&ignore)[0]["detail"].get("sub_event_type").is_none());
     let accept = mock(|_| {});

@@ -5,13 +5,14 @@
 //! `.ci/run` creates a virtualenv with the SDK and sets `CES_SDK_PYTHON`; without it this test
 //! says so and does nothing.
 
+use event_mock::apis::ces::config::CesConfig;
 use event_mock::{MockConfig, MockServer};
 use serde_json::Value;
 
 /// Run the SDK script against a fresh mock with `config`; its JSON results and the events stored.
 async fn run_sdk(python: std::ffi::OsString, config: MockConfig) -> (Value, Value) {
     let server = MockServer::start_with(config.clone()).await.expect("mock");
-    let key = config.ces.access_keys[0].clone();
+    let key = config.api::<CesConfig>().expect("settings").access_keys[0].clone();
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../interop/ces_sdk/report_events.py"
@@ -135,7 +136,7 @@ async fn the_sdk_surfaces_the_error_code_as_each_envelope_allows() {
         ),
     ] {
         let mut config = MockConfig::default();
-        config.ces.error_envelope = Some(envelope.into());
+        config.edit::<CesConfig>(|s| s.error_envelope = Some(envelope.into()));
         let (results, _) = run_sdk(python.clone(), config).await;
         let refused = &results["event_sys"];
         assert_eq!(refused["status"], 400, "{envelope}: {refused}");

@@ -2,6 +2,7 @@
 //! Driven through the sans-IO core, so no sockets and no timing.
 
 use bytes::Bytes;
+use event_mock::apis::mws::config::{MwsConfig, TotalCount};
 use event_mock::{Mock, MockConfig, Request, Response};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -152,7 +153,7 @@ fn random_and_mutated_requests_never_panic_and_get_mws_errors() {
 fn events_log_uses_the_configured_zone_like_the_seed() {
     for zone in ["-06:00", "America/Denver"] {
         let mut config = MockConfig::deterministic();
-        config.mws.events_log_zone = Some(zone.into());
+        config.edit::<MwsConfig>(|s| s.events_log_zone = Some(zone.into()));
         let mock = Mock::new(config).unwrap();
         let mut event = valid_event();
         event["message"] = json!("The virtual machine \"vm1\" was provisioned");
@@ -183,7 +184,7 @@ fn events_log_is_appended_to_the_configured_file() {
     let path = std::env::temp_dir().join(format!("event-mock-events-{}.log", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let mut config = MockConfig::deterministic();
-    config.mws.events_log_path = Some(path.clone());
+    config.edit::<MwsConfig>(|s| s.events_log_path = Some(path.clone()));
     let mock = Mock::new(config).unwrap();
     for _ in 0..2 {
         let resp = mock.handle(request(
@@ -208,7 +209,7 @@ fn events_log_is_appended_to_the_configured_file() {
 #[test]
 fn total_count_can_count_every_stored_event() {
     let mut config = MockConfig::deterministic();
-    config.mws.total_count = Some(event_mock::TotalCount::All);
+    config.edit::<MwsConfig>(|s| s.total_count = Some(TotalCount::All));
     let mock = Mock::new(config).unwrap();
     for severity in ["INFO", "ERROR", "ERROR"] {
         let mut event = valid_event();
@@ -237,7 +238,7 @@ fn total_count_can_count_every_stored_event() {
 #[test]
 fn the_body_limit_is_configurable_and_answered_in_mws_shape() {
     let mut config = MockConfig::deterministic();
-    config.mws.max_body_bytes = Some(64);
+    config.edit::<MwsConfig>(|s| s.max_body_bytes = Some(64));
     let mock = Mock::new(config).unwrap();
     let resp = mock.handle(request(
         "POST",

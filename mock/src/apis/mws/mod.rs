@@ -3,26 +3,30 @@
 //! Order of checks, as MWS's servlet filters apply them: authentication (401), resource (404),
 //! method (405), permission (403), parameters and api-version (400), then the operation.
 
+pub mod config;
 pub mod dates;
 pub mod events_log;
 pub mod render;
 pub mod rules;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use http::{header, HeaderValue, Method, StatusCode};
+use http::{header, Method, StatusCode};
 use serde_json::{json, Map, Value};
 
-use crate::config::{MockConfig, TotalCount, User};
-use crate::core::{
-    basic_credentials, exceeds_body_limit, is_json_media_type, json_response, media_type, param,
-    query_pairs, text_response, Api, Ctx, Request, Response,
-};
+use crate::api::{self, Account, Api, Credential, Ctx, Registration};
+use crate::auth::basic_credentials;
+use crate::config::MockConfig;
 use crate::errors::{self, ApiError};
 use crate::mongo::{parse_relaxed_json, Filter, SortSpec};
-use crate::spec::{self, LoadedSpec, Operation, Routed, SpecError};
+use crate::spec::{BodyError, LoadedSpec, Operation, Routed, SpecError};
+use crate::store::Store;
+use crate::wire::{
+    exceeds_body_limit, json_response, param, path_param, public_origin, query_pairs,
+    text_response, Reply, Request, Response,
+};
 
+use config::{MwsConfig, MwsFlags, TotalCount, User};
 use dates::{format_mws_date, parse_mws_date, Zone};
 use events_log::EventsLog;
 use render::{project_exclude, project_include, render, FieldTree, View};
@@ -30,35 +34,24 @@ use rules::Rules;
 
 pub const API_ID: &str = "mws-events";
 
-/// Stored events in insertion order (MongoDB's natural order), indexed by id.
-#[derive(Default)]
-struct EventStore {
-    events: Vec<Value>,
-    by_id: HashMap<String, usize>,
-}
-
-impl EventStore {
-    fn insert(&mut self, id: String, event: Value) {
-        self.by_id.insert(id, self.events.len());
-        self.events.push(event);
-    }
-
-    fn get(&self, id: &str) -> Option<&Value> {
-        self.by_id.get(id).and_then(|&i| self.events.get(i))
-    }
-}
+/// The registry's entry for MWS.
+pub const REGISTRATION: Registration = Registration {
+    id: API_ID,
+    build: |spec, config| Ok(Arc::new(MwsApi::new(spec, config)?)),
+    formats: &[("mws-date", |s| parse_mws_date(s).is_some())],
+    flags: api::flags::<MwsFlags>(),
+};
 
 pub struct MwsApi {
     spec: Arc<LoadedSpec>,
     rules: Rules,
     users: Vec<User>,
     permission: String,
-    base_paths: Vec<String>,
     storage_zone: Zone,
     total_count: TotalCount,
     body_limit: usize,
-    max_events: usize,
-    store: RwLock<EventStore>,
+    /// Stored events in insertion order (MongoDB's natural order), by id.
+    store: Store<Value>,
     log: EventsLog,
 }
 
@@ -73,10 +66,12 @@ fn invalid_param(name: &str, detail: impl Into<String>) -> MwsError {
 type MwsResult<T> = Result<T, MwsError>;
 
 impl MwsApi {
-    pub fn new(config: &MockConfig) -> Result<Self, SpecError> {
-        let spec = spec::load(API_ID)?;
+    pub fn new(spec: Arc<LoadedSpec>, config: &MockConfig) -> Result<Self, SpecError> {
         let rules = Rules::from_spec(&spec)?;
-        let cfg = &config.mws;
+        let cfg: MwsConfig = config.api().map_err(|message| SpecError::Invalid {
+            file: "mock configuration".into(),
+            message,
+        })?;
         let spec_file = || format!("{API_ID}/spec.json");
         let storage_zone =
             Zone::parse(&rules.date_format.storage_zone).ok_or_else(|| SpecError::Invalid {
@@ -93,16 +88,13 @@ impl MwsApi {
             message,
         })?;
         let permission = spec.permission().unwrap_or_default().to_owned();
-        let base_paths = spec.base_paths();
         Ok(Self {
             total_count: cfg.total_count.unwrap_or(rules.list.total_count),
-            body_limit: cfg.max_body_bytes.unwrap_or(rules.limits.max_body_bytes),
-            max_events: cfg.max_events,
+            body_limit: cfg.max_body_bytes.unwrap_or(spec.spec.body_limit.max_bytes),
             users: cfg.users.clone(),
             permission,
-            base_paths,
             storage_zone,
-            store: RwLock::default(),
+            store: Store::new(cfg.max_events),
             log,
             rules,
             spec,
@@ -111,7 +103,7 @@ impl MwsApi {
 
     /// Number of stored events.
     pub fn len(&self) -> usize {
-        self.read_store().events.len()
+        self.store.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -151,57 +143,50 @@ impl MwsApi {
             };
             prepared.push((id, Value::Object(event)));
         }
-        let mut store = self.write_store();
+        let mut store = self.store.write();
         // An id already stored or repeated in the batch would leave two events under one id.
         let mut seen = std::collections::HashSet::new();
         for (id, _) in &prepared {
-            if store.by_id.contains_key(id) || !seen.insert(id.as_str()) {
+            if store.contains_key(id) || !seen.insert(id.as_str()) {
                 return Err(format!(
                     "an event with id '{id}' is already stored or repeated"
                 ));
             }
         }
-        if store.events.len() + prepared.len() > self.max_events {
+        if !store.has_room_for(prepared.len()) {
             return Err(format!(
                 "the store holds at most {} events",
-                self.max_events
+                store.capacity()
             ));
         }
         let ids = prepared.iter().map(|(id, _)| id.clone()).collect();
         for (id, event) in prepared {
-            store.insert(id, event);
+            store.insert(id, event).map_err(|e| e.to_string())?;
         }
         Ok(ids)
     }
 
-    fn read_store(&self) -> std::sync::RwLockReadGuard<'_, EventStore> {
-        self.store.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn write_store(&self) -> std::sync::RwLockWriteGuard<'_, EventStore> {
-        self.store.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn error_response(&self, err: MwsError) -> Response {
+    fn error_reply(&self, err: MwsError) -> Reply {
         errors::render(&self.spec, None, &err, &[])
     }
 
-    /// Version from the `api-version` parameter (required; `latest` is an alias).
-    fn version(&self, pairs: &[(String, String)]) -> MwsResult<i64> {
+    /// The version the request asks for (required; `latest` is an alias).
+    fn version(&self, req: &Request, pairs: &[(String, String)]) -> MwsResult<String> {
         let Some(versioning) = &self.spec.spec.versioning else {
-            return Ok(3);
+            return Ok(String::new());
         };
-        match param(pairs, &versioning.query_param) {
+        match versioning.requested(pairs, req.headers(), &[]) {
             None if versioning.required => Err(MwsError::new("missing_api_version")),
-            None => Ok(versioning.current),
+            None => Ok(versioning.current.clone()),
             Some(raw) => versioning
-                .resolve(raw)
+                .resolve(&raw)
+                .map(str::to_owned)
                 .ok_or_else(|| MwsError::new("unsupported_api_version").with("version", raw)),
         }
     }
 
-    fn is_legacy(&self, version: i64) -> bool {
-        self.rules.renames.legacy_versions.contains(&version)
+    fn is_legacy(&self, version: &str) -> bool {
+        self.rules.renames.legacy_versions.iter().any(|v| v == version)
     }
 
     fn dispatch(
@@ -210,45 +195,38 @@ impl MwsApi {
         ctx: &Ctx<'_>,
         op: &Operation,
         params: &[(&str, &str)],
-    ) -> MwsResult<Response> {
+    ) -> MwsResult<Reply> {
         let pairs = query_pairs(req.uri().query())
             .map_err(|name| invalid_param(&name, "the value is not valid UTF-8"))?;
-        let version = self.version(&pairs)?;
+        let version = self.version(req, &pairs)?;
         let pretty = param(&pairs, &self.rules.projection.pretty_param) == Some("true");
-        let param_of = |name: &str| {
-            params
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| *v)
-                .unwrap_or_default()
-        };
         match op.id.as_str() {
             "listEvents" => {
-                let body = self.list(&pairs, version)?;
-                Ok(json_response(StatusCode::OK, &body, pretty))
+                let body = self.list(&pairs, &version)?;
+                Ok(Reply::value(StatusCode::OK, body).pretty(pretty))
             }
             "getEvent" => {
-                let id = param_of("id");
-                let store = self.read_store();
+                let id = path_param(params, "id");
+                let store = self.store.read();
                 let stored = store
                     .get(id)
                     .ok_or_else(|| MwsError::new("not_found").with("id", id))?;
-                let view = if self.is_legacy(version) {
+                let view = if self.is_legacy(&version) {
                     View::Legacy
                 } else {
                     View::Current
                 };
                 let event = self.project(render(stored, view, &self.rules), &pairs);
-                Ok(json_response(StatusCode::OK, &event, pretty))
+                Ok(Reply::value(StatusCode::OK, event).pretty(pretty))
             }
-            "createEvent" => self.create(req, ctx, op, version, pretty),
+            "createEvent" => self.create(req, ctx, op, &version, pretty),
             // An operation the spec declares but this module does not implement.
             other => Err(MwsError::new("internal")
                 .with("detail", format!("operation {other} is not implemented"))),
         }
     }
 
-    fn list(&self, pairs: &[(String, String)], version: i64) -> MwsResult<Value> {
+    fn list(&self, pairs: &[(String, String)], version: &str) -> MwsResult<Value> {
         let q = &self.rules.query;
         let legacy = self.is_legacy(version);
         let filter = match param(pairs, &q.query_param) {
@@ -289,14 +267,14 @@ impl MwsApi {
         let max = self.count_param(pairs, &q.max_param)?;
         let offset = self.count_param(pairs, &q.offset_param)?.unwrap_or(0);
 
-        let store = self.read_store();
+        let store = self.store.read();
         let mut matched: Vec<&Value> = match &filter {
-            Some(f) => store.events.iter().filter(|e| f.matches(e)).collect(),
-            None => store.events.iter().collect(),
+            Some(f) => store.items().iter().filter(|e| f.matches(e)).collect(),
+            None => store.items().iter().collect(),
         };
         let total = match self.total_count {
             TotalCount::Matching => matched.len(),
-            TotalCount::All => store.events.len(),
+            TotalCount::All => store.len(),
         };
         if let Some(sort) = &sort {
             sort.sort(&mut matched);
@@ -397,21 +375,25 @@ impl MwsApi {
         req: &Request,
         ctx: &Ctx<'_>,
         op: &Operation,
-        version: i64,
+        version: &str,
         pretty: bool,
-    ) -> MwsResult<Response> {
+    ) -> MwsResult<Reply> {
         if exceeds_body_limit(req, self.body_limit) {
             return Err(
                 MwsError::new("payload_too_large").with("limit", self.body_limit.to_string())
             );
         }
-        if let Some(media) = media_type(req.headers()) {
-            if !is_json_media_type(&media) {
-                return Err(MwsError::new("unsupported_media_type").with("content_type", media));
-            }
-        }
-        let mut body: Value = serde_json::from_slice(req.body())
-            .map_err(|e| MwsError::new("malformed_body").with("detail", e.to_string()))?;
+        let mut body = self
+            .spec
+            .decode_request(op, req.headers(), req.body())
+            .map_err(|e| match e {
+                BodyError::UnsupportedMediaType(media) => {
+                    MwsError::new("unsupported_media_type").with("content_type", media)
+                }
+                BodyError::Malformed(detail) => {
+                    MwsError::new("malformed_body").with("detail", detail)
+                }
+            })?;
         if self.is_legacy(version) {
             if let Value::Object(map) = &mut body {
                 for (current, legacy) in self.rules.renames.pairs() {
@@ -436,32 +418,29 @@ impl MwsApi {
                 .with_messages(violations.into_iter().map(|v| v.message).collect()));
         }
         let (id, stored) = self.to_stored(&schema, &body, ctx)?;
-        {
-            let mut store = self.write_store();
-            if store.events.len() >= self.max_events {
-                return Err(MwsError::new("internal").with(
-                    "detail",
-                    format!("the mock stores at most {} events", self.max_events),
-                ));
-            }
-            store.insert(id.clone(), stored.clone());
-        }
+        self.store
+            .write()
+            .insert(id.clone(), stored.clone())
+            .map_err(|refused| {
+                MwsError::new("internal").with("detail", format!("the mock refused: {refused}"))
+            })?;
         self.log.append(&stored);
-        let mut resp = json_response(
-            StatusCode::CREATED,
-            &render(&stored, View::Created, &self.rules),
-            pretty,
-        );
         let item_path = self
             .spec
             .operation("getEvent")
             .map(|get| get.fill_path(&[("id", &id)]))
             .unwrap_or_default();
-        let location = format!("{}{item_path}", self.public_base(req, ctx));
-        if let Ok(v) = HeaderValue::from_str(&location) {
-            resp.headers_mut().insert(header::LOCATION, v);
-        }
-        Ok(resp)
+        let location = format!(
+            "{}{}{item_path}",
+            public_origin(req, ctx.public_scheme),
+            ctx.base_path
+        );
+        Ok(Reply::value(
+            StatusCode::CREATED,
+            render(&stored, View::Created, &self.rules),
+        )
+        .pretty(pretty)
+        .header(header::LOCATION, &location))
     }
 
     /// The stored form of a validated create body: known fields only, dates in the storage zone,
@@ -530,31 +509,11 @@ impl MwsApi {
         }
         Value::Object(out)
     }
-
-    /// `scheme://host[:port]/base` of the request, for absolute URLs in answers.
-    fn public_base(&self, req: &Request, ctx: &Ctx<'_>) -> String {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| req.uri().authority().map(|a| a.to_string()))
-            .unwrap_or_else(|| "localhost".into());
-        format!("{}://{host}{}", ctx.public_scheme, ctx.base_path)
-    }
 }
 
 impl Api for MwsApi {
-    fn id(&self) -> &str {
-        API_ID
-    }
-
     fn spec(&self) -> &LoadedSpec {
         &self.spec
-    }
-
-    fn base_paths(&self) -> &[String] {
-        &self.base_paths
     }
 
     fn body_limit(&self) -> usize {
@@ -562,58 +521,59 @@ impl Api for MwsApi {
     }
 
     fn reset(&self) {
-        *self.write_store() = EventStore::default();
+        self.store.clear();
         self.log.clear();
     }
 
-    fn handle(&self, req: &Request, ctx: &Ctx<'_>) -> Response {
+    fn accounts(&self) -> Vec<Account> {
+        self.users
+            .iter()
+            .map(|u| {
+                let credential = Credential::Password {
+                    user: u.name.clone(),
+                    password: u.password.clone(),
+                };
+                Account::new(credential, self.permission.is_empty() || u.may(&self.permission))
+            })
+            .collect()
+    }
+
+    fn handle(&self, req: &Request, ctx: &Ctx<'_>) -> Reply {
         let user = basic_credentials(req.headers()).and_then(|(name, password)| {
             self.users
                 .iter()
                 .find(|u| u.name == name && u.password == password)
         });
         let Some(user) = user else {
-            let mut resp = self.error_response(MwsError::new("unauthenticated"));
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"MWS\""),
-            );
-            return resp;
+            return self
+                .error_reply(MwsError::new("unauthenticated"))
+                .header(header::WWW_AUTHENTICATE, "Basic realm=\"MWS\"");
         };
         let (op, params) = match self.spec.route(req.method().as_str(), ctx.path) {
             Routed::Operation(op, params) => (op, params),
             Routed::NoSuchPath => {
-                return self.error_response(MwsError::new("unknown_path").with("path", ctx.path))
+                return self.error_reply(MwsError::new("unknown_path").with("path", ctx.path))
             }
             Routed::MethodNotAllowed(allowed) => {
-                let mut resp = self.error_response(MwsError::new("method_not_allowed"));
-                if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
-                    resp.headers_mut().insert(header::ALLOW, v);
-                }
-                return resp;
+                return self
+                    .error_reply(MwsError::new("method_not_allowed"))
+                    .header(header::ALLOW, &allowed.join(", "));
             }
         };
         if !self.permission.is_empty() && !user.may(&self.permission) {
-            return self.error_response(MwsError::new("forbidden"));
+            return self.error_reply(MwsError::new("forbidden"));
         }
         self.dispatch(req, ctx, op, &params)
-            .unwrap_or_else(|err| self.error_response(err))
-    }
-
-    fn error(&self, kind: &str, _req: &Request, _ctx: &Ctx<'_>) -> Response {
-        self.error_response(MwsError::new(kind).with("detail", "injected fault"))
+            .unwrap_or_else(|err| self.error_reply(err))
     }
 
     fn admin(&self, req: &Request, path: &str, ctx: &Ctx<'_>) -> Option<Response> {
         match (req.method(), path) {
-            (&Method::GET, "events") => {
-                let store = self.read_store();
-                Some(json_response(
-                    StatusCode::OK,
-                    &Value::Array(store.events.clone()),
-                    false,
-                ))
-            }
+            (&Method::GET, "events") => Some(json_response(
+                StatusCode::OK,
+                &Value::Array(self.store.read().items().to_vec()),
+                false,
+            )),
             (&Method::POST, "events") => Some(match serde_json::from_slice::<Value>(req.body()) {
                 Ok(Value::Array(events)) => match self.seed(events, ctx) {
                     Ok(ids) => json_response(

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::config::TotalCount;
+use super::config::TotalCount;
 use crate::spec::{LoadedSpec, SpecError};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -14,7 +14,7 @@ pub struct DateFormat {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Renames {
-    pub legacy_versions: Vec<i64>,
+    pub legacy_versions: Vec<String>,
     /// current name -> legacy (possibly dotted) name, in spec order.
     pub fields: Map<String, Value>,
 }
@@ -69,11 +69,6 @@ pub struct ProjectionRule {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Limits {
-    pub max_body_bytes: usize,
-}
-
-#[derive(Debug, Clone, Deserialize)]
 pub struct EventsLogRule {
     pub timestamp: LogTimestamp,
     pub entries: Vec<LogEntry>,
@@ -119,7 +114,6 @@ pub struct Rules {
     pub list: ListRule,
     pub query: QueryRule,
     pub projection: ProjectionRule,
-    pub limits: Limits,
     pub events_log: EventsLogRule,
 }
 
@@ -135,7 +129,6 @@ impl Rules {
             list: spec.rule("list")?,
             query: spec.rule("query")?,
             projection: spec.rule("projection")?,
-            limits: spec.rule("limits")?,
             events_log: spec.rule("events_log")?,
         })
     }

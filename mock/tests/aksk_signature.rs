@@ -3,7 +3,7 @@
 //! must reject a request.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
-use event_mock::huawei_sign::{
+use event_mock::auth::aksk::{
     canonical_request, sign, signature, string_to_sign, verify, VerifyError, ALGORITHM,
     DATE_FORMAT, DATE_HEADER,
 };

@@ -6,20 +6,33 @@
 //! (400 ces.0001), then every body rule at once (400 ces.0014). Every answer carries an
 //! X-Request-Id.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+pub mod config;
 
-use http::{header::HeaderName, HeaderValue, StatusCode};
+use std::sync::Arc;
+
+use http::{header::HeaderName, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::config::{AccessKey, CesConfig, DuplicateId, MockConfig, SubEventMode, Token};
-use crate::core::{exceeds_body_limit, json_response, Api, Ctx, Request, Response};
+use crate::api::{self, Account, Api, Credential, Ctx, Registration};
+use crate::auth::aksk::{self, VerifyError};
+use crate::config::MockConfig;
 use crate::errors::{self, ApiError};
-use crate::huawei_sign::{self, VerifyError};
-use crate::spec::{self, LoadedSpec, Routed, SpecError};
+use crate::spec::{self, BodyError, LoadedSpec, Operation, Routed, SpecError};
+use crate::store::Store;
+use crate::wire::{exceeds_body_limit, json_response, path_param, Reply, Request, Response};
+
+use config::{AccessKey, CesConfig, CesFlags, DuplicateId, SubEventMode, Token};
 
 pub const API_ID: &str = "cloud-eye-events";
+
+/// The registry's entry for Cloud Eye.
+pub const REGISTRATION: Registration = Registration {
+    id: API_ID,
+    build: |spec, config| Ok(Arc::new(CesApi::new(spec, config)?)),
+    formats: &[],
+    flags: api::flags::<CesFlags>(),
+};
 
 #[derive(Debug, Clone, Deserialize)]
 struct ProjectRule {
@@ -79,18 +92,6 @@ struct GatewayMessages {
     bad_signature: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct Limits {
-    max_body_bytes: usize,
-}
-
-/// Reported events, each once per dedup key.
-#[derive(Default)]
-struct EventStore {
-    events: Vec<Value>,
-    /// Dedup key -> event_id of the stored event.
-    by_key: HashMap<String, String>,
-}
 
 /// Who is calling: an AK/SK pair or a token.
 enum Principal<'a> {
@@ -116,7 +117,6 @@ impl Principal<'_> {
 
 pub struct CesApi {
     spec: Arc<LoadedSpec>,
-    base_paths: Vec<String>,
     project: ProjectRule,
     project_pattern: regex::Regex,
     window: TimeWindow,
@@ -133,8 +133,8 @@ pub struct CesApi {
     token_header: String,
     access_keys: Vec<AccessKey>,
     tokens: Vec<Token>,
-    max_events: usize,
-    store: RwLock<EventStore>,
+    /// Reported events (with `event_id`, `project_id`, `received_ms`), each once, by dedup key.
+    store: Store<Value>,
 }
 
 fn config_error(message: impl Into<String>) -> SpecError {
@@ -145,9 +145,8 @@ fn config_error(message: impl Into<String>) -> SpecError {
 }
 
 impl CesApi {
-    pub fn new(config: &MockConfig) -> Result<Self, SpecError> {
-        let spec = spec::load(API_ID)?;
-        let cfg: &CesConfig = &config.ces;
+    pub fn new(spec: Arc<LoadedSpec>, config: &MockConfig) -> Result<Self, SpecError> {
+        let cfg: CesConfig = config.api().map_err(config_error)?;
         let project: ProjectRule = spec.rule("project_id")?;
         let project_pattern =
             regex::Regex::new(&project.pattern).map_err(|e| config_error(e.to_string()))?;
@@ -165,16 +164,13 @@ impl CesApi {
         }
         let request_id: RequestIdRule = spec.rule("request_id")?;
         let signature: SignatureRule = spec.rule("signature")?;
-        let limits: Limits = spec.rule("limits")?;
         if let Some(envelope) = &cfg.error_envelope {
             if !spec.spec.errors.envelopes.contains_key(envelope) {
                 return Err(config_error(format!("unknown error envelope '{envelope}'")));
             }
         }
         let token_header = spec.token_header().unwrap_or("X-Auth-Token").to_owned();
-        let base_paths = spec.base_paths();
         Ok(Self {
-            base_paths,
             project_pattern,
             project,
             window,
@@ -186,14 +182,13 @@ impl CesApi {
             request_id,
             max_skew: chrono::Duration::minutes(signature.max_skew_minutes),
             gateway_messages: signature.messages,
-            body_limit: cfg.max_body_bytes.unwrap_or(limits.max_body_bytes),
+            body_limit: cfg.max_body_bytes.unwrap_or(spec.spec.body_limit.max_bytes),
             envelope: cfg.error_envelope.clone(),
             permission: spec.permission().unwrap_or_default().to_owned(),
             token_header,
             access_keys: cfg.access_keys.clone(),
             tokens: cfg.tokens.clone(),
-            max_events: cfg.max_events,
-            store: RwLock::default(),
+            store: Store::new(cfg.max_events),
             spec,
         })
     }
@@ -201,18 +196,10 @@ impl CesApi {
     /// Everything stored, oldest first: each event as reported plus `event_id`, `project_id`
     /// and `received_ms`.
     pub fn stored(&self) -> Vec<Value> {
-        self.read_store().events.clone()
+        self.store.read().items().to_vec()
     }
 
-    fn read_store(&self) -> std::sync::RwLockReadGuard<'_, EventStore> {
-        self.store.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn write_store(&self) -> std::sync::RwLockWriteGuard<'_, EventStore> {
-        self.store.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn error_response(&self, err: &ApiError, request_id: &str) -> Response {
+    fn error_reply(&self, err: &ApiError, request_id: &str) -> Reply {
         errors::render(
             &self.spec,
             self.envelope.as_deref(),
@@ -221,11 +208,9 @@ impl CesApi {
         )
     }
 
-    fn with_request_id(&self, mut resp: Response, request_id: &str) -> Response {
-        if let Ok(v) = HeaderValue::from_str(request_id) {
-            resp.headers_mut().insert(self.request_id_header.clone(), v);
-        }
-        resp
+    fn with_request_id(&self, mut reply: Reply, request_id: &str) -> Reply {
+        reply.set_header(self.request_id_header.clone(), request_id);
+        reply
     }
 
     fn new_request_id(&self, ctx: &Ctx<'_>) -> String {
@@ -253,7 +238,7 @@ impl CesApi {
                 .find(|k| k.ak == ak)
                 .map(|k| k.sk.clone())
         };
-        let verified = huawei_sign::verify(
+        let verified = aksk::verify(
             req.method().as_str(),
             req.uri().path(),
             req.uri().query(),
@@ -285,16 +270,29 @@ impl CesApi {
         req: &Request,
         ctx: &Ctx<'_>,
         project: &str,
-        schema: &str,
-    ) -> Result<Response, ApiError> {
+        op: &Operation,
+    ) -> Result<Reply, ApiError> {
         if req.body().iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::new("empty_body"));
         }
         let invalid = |violations: Vec<String>| {
             ApiError::new("body_invalid").with("violations", format!(" {}", violations.join("; ")))
         };
-        let mut body: Value = serde_json::from_slice(req.body())
-            .map_err(|e| invalid(vec![format!("the body is not valid JSON: {e}")]))?;
+        let schema = op
+            .request
+            .as_ref()
+            .map(|r| r.schema.as_str())
+            .unwrap_or_default();
+        // The gateway reads every body as JSON, whatever its Content-Type (the spec says so).
+        let mut body: Value = self
+            .spec
+            .decode_request(op, req.headers(), req.body())
+            .map_err(|e| match e {
+                BodyError::Malformed(e) => invalid(vec![format!("the body is not valid JSON: {e}")]),
+                BodyError::UnsupportedMediaType(media) => {
+                    invalid(vec![format!("the media type {media} is not supported")])
+                }
+            })?;
         let mut violations: Vec<String> = self
             .spec
             .schemas
@@ -336,11 +334,7 @@ impl CesApi {
             ]));
         };
         let answers = self.store_events(items, project, now_ms, ctx)?;
-        Ok(json_response(
-            StatusCode::CREATED,
-            &Value::Array(answers),
-            false,
-        ))
+        Ok(Reply::value(StatusCode::CREATED, Value::Array(answers)))
     }
 
     /// A window violation of one item, if its time is an integer outside
@@ -375,24 +369,29 @@ impl CesApi {
             .into_iter()
             .map(|i| (self.dedup_key(&i, project), i))
             .collect();
-        let mut store = self.write_store();
+        let mut store = self.store.write();
         let new_keys: std::collections::HashSet<&str> = keyed
             .iter()
             .map(|(k, _)| k.as_str())
-            .filter(|k| !store.by_key.contains_key(*k))
+            .filter(|k| !store.contains_key(k))
             .collect();
-        if store.events.len() + new_keys.len() > self.max_events {
+        if !store.has_room_for(new_keys.len()) {
             return Err(ApiError::new("internal").with(
                 "detail",
-                format!("the mock stores at most {} events", self.max_events),
+                format!("the mock stores at most {} events", store.capacity()),
             ));
         }
         let mut answers = Vec::with_capacity(keyed.len());
         for (key, mut item) in keyed {
             let event_name = item.get("event_name").cloned().unwrap_or(Value::Null);
-            let event_id = match store.by_key.get(&key) {
+            let original = store
+                .get(&key)
+                .and_then(|stored| stored.get("event_id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let event_id = match original {
                 Some(original) => match self.dedup.duplicate_id {
-                    DuplicateId::Original => original.clone(),
+                    DuplicateId::Original => original,
                     DuplicateId::New => self.new_event_id(now_ms, ctx),
                 },
                 None => {
@@ -402,8 +401,9 @@ impl CesApi {
                         map.insert("project_id".into(), Value::String(project.to_owned()));
                         map.insert("received_ms".into(), Value::from(now_ms));
                     }
-                    store.events.push(item);
-                    store.by_key.insert(key, fresh_id.clone());
+                    store.insert(key, item).map_err(|refused| {
+                        ApiError::new("internal").with("detail", refused.to_string())
+                    })?;
                     fresh_id
                 }
             };
@@ -443,7 +443,7 @@ impl CesApi {
         )
     }
 
-    fn serve(&self, req: &Request, ctx: &Ctx<'_>) -> Result<Response, ApiError> {
+    fn serve(&self, req: &Request, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         // The gateway refuses an oversized entity before it looks at credentials (whose
         // signature could not be checked anyway: the body was not kept).
         if exceeds_body_limit(req, self.body_limit) {
@@ -455,45 +455,28 @@ impl CesApi {
             Routed::NoSuchPath => return Err(ApiError::new("not_found")),
             Routed::MethodNotAllowed(_) => return Err(ApiError::new("method_not_allowed")),
         };
-        let project = params
-            .iter()
-            .find(|(name, _)| *name == self.project.param)
-            .map(|(_, v)| *v)
-            .unwrap_or_default();
+        let project = path_param(&params, &self.project.param);
         if !self.project_pattern.is_match(project) || !principal.owns_project(project) {
             return Err(ApiError::new("bad_project"));
         }
         if !self.permission.is_empty() && !principal.may(&self.permission) {
             return Err(ApiError::new("forbidden"));
         }
-        let schema = op
-            .request
-            .as_ref()
-            .map(|r| r.schema.clone())
-            .unwrap_or_default();
-        self.create(req, ctx, project, &schema)
+        self.create(req, ctx, project, op)
     }
 }
 
 impl Api for CesApi {
-    fn id(&self) -> &str {
-        API_ID
-    }
-
     fn spec(&self) -> &LoadedSpec {
         &self.spec
     }
 
-    fn base_paths(&self) -> &[String] {
-        &self.base_paths
-    }
-
-    fn handle(&self, req: &Request, ctx: &Ctx<'_>) -> Response {
+    fn handle(&self, req: &Request, ctx: &Ctx<'_>) -> Reply {
         let request_id = self.new_request_id(ctx);
-        let resp = self
+        let reply = self
             .serve(req, ctx)
-            .unwrap_or_else(|err| self.error_response(&err, &request_id));
-        self.with_request_id(resp, &request_id)
+            .unwrap_or_else(|err| self.error_reply(&err, &request_id));
+        self.with_request_id(reply, &request_id)
     }
 
     fn body_limit(&self) -> usize {
@@ -501,7 +484,34 @@ impl Api for CesApi {
     }
 
     fn reset(&self) {
-        *self.write_store() = EventStore::default();
+        self.store.clear();
+    }
+
+    fn accounts(&self) -> Vec<Account> {
+        let permitted = |may: bool| self.permission.is_empty() || may;
+        let keys = self.access_keys.iter().map(|k| {
+            let account = Account::new(
+                Credential::AccessKey {
+                    ak: k.ak.clone(),
+                    sk: k.sk.clone(),
+                },
+                permitted(k.may(&self.permission)),
+            );
+            match k.project_ids.first() {
+                Some(project) => account.with_var(&self.project.param, project),
+                None => account,
+            }
+        });
+        let tokens = self.tokens.iter().map(|t| {
+            Account::new(
+                Credential::Token {
+                    token: t.token.clone(),
+                },
+                permitted(t.may(&self.permission)),
+            )
+            .with_var(&self.project.param, &t.project_id)
+        });
+        keys.chain(tokens).collect()
     }
 
     fn admin(&self, req: &Request, path: &str, _ctx: &Ctx<'_>) -> Option<Response> {
@@ -523,12 +533,12 @@ impl Api for CesApi {
         }
     }
 
-    fn error(&self, kind: &str, _req: &Request, ctx: &Ctx<'_>) -> Response {
+    fn error(&self, kind: &str, _req: &Request, ctx: &Ctx<'_>) -> Reply {
         let request_id = self.new_request_id(ctx);
-        let resp = self.error_response(
+        let reply = self.error_reply(
             &ApiError::new(kind).with("detail", "injected fault"),
             &request_id,
         );
-        self.with_request_id(resp, &request_id)
+        self.with_request_id(reply, &request_id)
     }
 }

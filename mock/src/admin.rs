@@ -1,0 +1,131 @@
+//! The control plane under `/__admin`: health, reset, the clock, faults, and each API's own
+//! endpoints under `/__admin/<api-id>/...`. It always speaks JSON.
+
+use http::StatusCode;
+use serde_json::json;
+
+use crate::clock::MockClock;
+use crate::dispatch::{Fault, Mock};
+use crate::wire::{json_response, Request, Response};
+
+pub(crate) fn handle(mock: &Mock, req: &Request, path: &str) -> Response {
+    let sub = path.trim_start_matches("/__admin").trim_start_matches('/');
+    let method = req.method().as_str();
+    match (method, sub) {
+        ("GET", "" | "health") => json_response(
+            StatusCode::OK,
+            &json!({"status": "ok", "apis": mock.api_ids(), "clock": mock.clock().now().to_rfc3339(), "clock_frozen": mock.clock().is_frozen()}),
+            false,
+        ),
+        ("POST", "reset") => {
+            mock.reset();
+            json_response(StatusCode::OK, &json!({"reset": true}), false)
+        }
+        ("GET", "clock") => clock_state(mock),
+        ("POST", "clock") => match serde_json::from_slice::<ClockCommand>(req.body()) {
+            Ok(command) => match command.apply(mock.clock()) {
+                Ok(()) => clock_state(mock),
+                Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"error": e}), false),
+            },
+            Err(e) => json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": e.to_string()}),
+                false,
+            ),
+        },
+        ("GET", "faults") => json_response(StatusCode::OK, &json!(mock.faults()), false),
+        ("POST", "faults") => match serde_json::from_slice::<Fault>(req.body()) {
+            Ok(fault) => match mock.add_fault(fault) {
+                Ok(()) => json_response(StatusCode::CREATED, &json!(mock.faults()), false),
+                Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"error": e}), false),
+            },
+            Err(e) => json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": e.to_string()}),
+                false,
+            ),
+        },
+        ("DELETE", "faults") => {
+            mock.clear_faults();
+            json_response(StatusCode::OK, &json!([]), false)
+        }
+        _ => {
+            let (api_id, api_path) = sub.split_once('/').unwrap_or((sub, ""));
+            let ctx = mock.ctx("", api_path);
+            mock.api(api_id)
+                .and_then(|api| api.admin(req, api_path, &ctx))
+                .unwrap_or_else(|| {
+                    json_response(
+                        StatusCode::NOT_FOUND,
+                        &json!({"error": "unknown admin endpoint", "method": method, "path": path}),
+                        false,
+                    )
+                })
+        }
+    }
+}
+
+fn clock_state(mock: &Mock) -> Response {
+    let now = mock.clock().now();
+    json_response(
+        StatusCode::OK,
+        &json!({"now": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), "now_ms": now.timestamp_millis(), "frozen": mock.clock().is_frozen()}),
+        false,
+    )
+}
+
+/// A `POST /__admin/clock` body: exactly one of the fields.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockCommand {
+    /// Freeze at an instant: RFC 3339 text or epoch milliseconds.
+    #[serde(default)]
+    freeze: Option<serde_json::Value>,
+    /// Move the clock (frozen or not) by this many milliseconds.
+    #[serde(default)]
+    advance_ms: Option<i64>,
+    /// Run on wall-clock time shifted by this many milliseconds.
+    #[serde(default)]
+    offset_ms: Option<i64>,
+    /// Run on wall-clock time again.
+    #[serde(default)]
+    system: Option<bool>,
+}
+
+impl ClockCommand {
+    fn apply(&self, clock: &MockClock) -> Result<(), String> {
+        let given = [
+            self.freeze.is_some(),
+            self.advance_ms.is_some(),
+            self.offset_ms.is_some(),
+            self.system.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err("give exactly one of freeze, advance_ms, offset_ms, system".into());
+        }
+        if let Some(at) = &self.freeze {
+            let instant = match at {
+                serde_json::Value::Number(n) => {
+                    n.as_i64().and_then(chrono::DateTime::from_timestamp_millis)
+                }
+                serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+                    .ok()
+                    .map(|d| d.with_timezone(&chrono::Utc)),
+                _ => None,
+            }
+            .ok_or("freeze takes RFC 3339 text or epoch milliseconds")?;
+            clock.freeze(instant);
+        }
+        if let Some(ms) = self.advance_ms {
+            clock.advance(chrono::Duration::milliseconds(ms));
+        }
+        if let Some(ms) = self.offset_ms {
+            clock.run_with_offset(chrono::Duration::milliseconds(ms));
+        }
+        if self.system == Some(true) {
+            clock.run_with_offset(chrono::Duration::zero());
+        }
+        Ok(())
+    }
+}
+

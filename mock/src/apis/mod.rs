@@ -1,0 +1,88 @@
+//! The registry: the one list of the APIs the mock serves. Each API is a folder here
+//! (`apis/<module>/`) plus its spec folder (`specs/<api-id>/`) and one line in [`REGISTERED`].
+//! Nothing outside this file and those folders names an API.
+
+pub mod ces;
+pub mod mws;
+
+use std::sync::Arc;
+
+use crate::api::{Api, Registration};
+use crate::config::MockConfig;
+use crate::spec::{self, LoadedSpec, SpecError};
+
+/// Every API, by the registration its folder exports.
+pub static REGISTERED: &[Registration] = &[mws::REGISTRATION, ces::REGISTRATION];
+
+/// The registration of an API id.
+pub fn find(id: &str) -> Option<&'static Registration> {
+    REGISTERED.iter().find(|r| r.id == id)
+}
+
+/// Ids of every registered API, in registry order.
+pub fn ids() -> Vec<&'static str> {
+    REGISTERED.iter().map(|r| r.id).collect()
+}
+
+/// The loaded spec of a registered API, compiled with the API's own `format` checkers.
+pub fn spec(id: &str) -> Result<Arc<LoadedSpec>, SpecError> {
+    let registration = find(id).ok_or_else(|| SpecError::UnknownApi(id.to_owned()))?;
+    spec::load(id, registration.formats)
+}
+
+/// Build every API the configuration serves.
+pub fn build(config: &MockConfig) -> Result<Vec<Arc<dyn Api>>, SpecError> {
+    for wanted in &config.apis {
+        if find(wanted).is_none() {
+            return Err(SpecError::UnknownApi(wanted.clone()));
+        }
+    }
+    REGISTERED
+        .iter()
+        .filter(|r| config.serves(r.id))
+        .map(|r| (r.build)(spec(r.id)?, config))
+        .collect()
+}
+
+/// Every registered API's command-line flags, as one clap `Args` block for the server.
+#[derive(Debug, Clone, Default)]
+pub struct RegisteredFlags {
+    matches: Option<clap::ArgMatches>,
+}
+
+impl RegisteredFlags {
+    /// Write every API's flags into the configuration.
+    pub fn apply(&self, config: &mut MockConfig) -> Result<(), String> {
+        let Some(matches) = &self.matches else {
+            return Ok(());
+        };
+        REGISTERED
+            .iter()
+            .try_for_each(|r| (r.flags.apply)(matches, config))
+    }
+}
+
+impl clap::FromArgMatches for RegisteredFlags {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Ok(Self {
+            matches: Some(matches.clone()),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.matches = Some(matches.clone());
+        Ok(())
+    }
+}
+
+impl clap::Args for RegisteredFlags {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        REGISTERED
+            .iter()
+            .fold(command, |c, r| (r.flags.augment)(c))
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}

@@ -1,0 +1,273 @@
+//! The sans-IO core: `Mock::handle(Request) -> Response`, with the clock, the id generator and
+//! the APIs' stores injected. Transports (the hyper server, tests, fuzzers) only move bytes.
+//!
+//! The dispatcher routes a request to the API whose base path and resources cover it, applies
+//! an injected fault if one matches, and encodes the API's [`Reply`] in the representation the
+//! API's spec declares for that operation and the request's `Accept` asks for.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, StatusCode};
+use serde_json::json;
+
+use crate::api::{Account, Api, Ctx};
+use crate::clock::MockClock;
+use crate::codec;
+use crate::config::MockConfig;
+use crate::ids::IdGenerator;
+use crate::spec::{Routed, SpecError};
+use crate::wire::{json_response, Reply, ReplyBody, Request, Response};
+
+/// An injected failure: the next matching requests get one of the API's own error kinds
+/// instead of being served.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Fault {
+    /// API id, e.g. `cloud-eye-events`.
+    pub api: String,
+    /// Only requests to this operation id; any operation when absent.
+    #[serde(default)]
+    pub operation: Option<String>,
+    /// An error kind of the API's spec, e.g. `throttled`.
+    pub error: String,
+    /// How many requests it affects; every request until cleared when absent.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Seconds to put in a `Retry-After` header.
+    #[serde(default)]
+    pub retry_after: Option<u32>,
+}
+
+/// Admin bodies (seed data) may be larger than an API's own limit, but stay bounded.
+pub const ADMIN_BODY_LIMIT: usize = 256 * 1024 * 1024;
+
+/// The mock: every served API behind one `handle`.
+pub struct Mock {
+    config: MockConfig,
+    clock: Arc<MockClock>,
+    ids: Arc<IdGenerator>,
+    apis: Vec<Arc<dyn Api>>,
+    faults: std::sync::Mutex<Vec<Fault>>,
+}
+
+impl Mock {
+    /// Every API of the registry that `config` serves, set up as `config` says.
+    pub fn new(config: MockConfig) -> Result<Self, SpecError> {
+        let clock = Arc::new(match config.frozen_clock {
+            Some(at) => MockClock::frozen(at),
+            None => MockClock::system(),
+        });
+        let ids = Arc::new(IdGenerator::new(config.id_seed));
+        let apis = crate::apis::build(&config)?;
+        Ok(Self {
+            config,
+            clock,
+            ids,
+            apis,
+            faults: Default::default(),
+        })
+    }
+
+    /// Inject a fault; refused when the API or its error kind is unknown.
+    pub fn add_fault(&self, fault: Fault) -> Result<(), String> {
+        let api = self
+            .api(&fault.api)
+            .ok_or_else(|| format!("no API '{}' is served", fault.api))?;
+        if !api.has_error_kind(&fault.error) {
+            return Err(format!(
+                "API '{}' has no error kind '{}'",
+                fault.api, fault.error
+            ));
+        }
+        self.lock_faults().push(fault);
+        Ok(())
+    }
+
+    pub fn faults(&self) -> Vec<Fault> {
+        self.lock_faults().clone()
+    }
+
+    pub fn clear_faults(&self) {
+        self.lock_faults().clear();
+    }
+
+    fn lock_faults(&self) -> std::sync::MutexGuard<'_, Vec<Fault>> {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The fault that applies to this request, consuming one use of it.
+    fn take_fault(&self, api: &dyn Api, req: &Request, path: &str) -> Option<Fault> {
+        let mut faults = self.lock_faults();
+        if faults.is_empty() {
+            return None;
+        }
+        let operation = api.operation_of(req, path);
+        let index = faults.iter().position(|f| {
+            f.api == api.id() && (f.operation.is_none() || f.operation == operation)
+        })?;
+        let fault = faults[index].clone();
+        if let Some(count) = &mut faults[index].count {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                faults.remove(index);
+            }
+        }
+        Some(fault)
+    }
+
+    pub fn clock(&self) -> &MockClock {
+        &self.clock
+    }
+
+    pub fn ids(&self) -> &IdGenerator {
+        &self.ids
+    }
+
+    pub fn config(&self) -> &MockConfig {
+        &self.config
+    }
+
+    pub fn api_ids(&self) -> Vec<&str> {
+        self.apis.iter().map(|a| a.id()).collect()
+    }
+
+    /// A served API, by id.
+    pub fn api(&self, id: &str) -> Option<&Arc<dyn Api>> {
+        self.apis.iter().find(|a| a.id() == id)
+    }
+
+    /// The accounts a served API accepts (what a client such as the harness logs in with).
+    pub fn accounts(&self, api: &str) -> Option<Vec<Account>> {
+        self.api(api).map(|a| a.accounts())
+    }
+
+    /// The base path an API is served under by default (e.g. `/mws`).
+    pub fn base_path_of(&self, api: &str) -> Option<&str> {
+        self.api(api)
+            .and_then(|a| a.base_paths().first().map(String::as_str))
+    }
+
+    /// The largest body any served API accepts for `path`; transports stop reading beyond it.
+    pub fn body_limit_for(&self, path: &str) -> usize {
+        self.route(path)
+            .map(|(api, _, _)| api.body_limit())
+            .unwrap_or(ADMIN_BODY_LIMIT)
+    }
+
+    /// Forget stored data and faults (the clock is left as it is).
+    pub fn reset(&self) {
+        for api in &self.apis {
+            api.reset();
+        }
+        self.clear_faults();
+    }
+
+    /// Answer one request. Never panics on any input.
+    pub fn handle(&self, req: Request) -> Response {
+        let path = req.uri().path().to_owned();
+        if self.config.admin && (path == "/__admin" || path.starts_with("/__admin/")) {
+            return crate::admin::handle(self, &req, &path);
+        }
+        match self.route(&path) {
+            Some((api, base, rest)) => {
+                let ctx = self.ctx(base, rest);
+                let reply = match self.take_fault(api.as_ref(), &req, rest) {
+                    Some(fault) => {
+                        let mut reply = api.error(&fault.error, &req, &ctx);
+                        if let Some(seconds) = fault.retry_after {
+                            reply
+                                .headers
+                                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                        }
+                        reply
+                    }
+                    None => api.handle(&req, &ctx),
+                };
+                encode(api.as_ref(), &req, rest, reply)
+            }
+            None => json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "no API is mounted at this path", "path": path, "apis": self.api_ids()}),
+                false,
+            ),
+        }
+    }
+
+    pub(crate) fn ctx<'a>(&'a self, base_path: &'a str, path: &'a str) -> Ctx<'a> {
+        Ctx {
+            clock: &self.clock,
+            ids: &self.ids,
+            base_path,
+            path,
+            public_scheme: &self.config.public_scheme,
+        }
+    }
+
+    /// Find the API whose base path and resources cover `path`; longest base path wins.
+    fn route<'p>(&self, path: &'p str) -> Option<(&Arc<dyn Api>, &'p str, &'p str)> {
+        let mut best: Option<(&Arc<dyn Api>, &'p str, &'p str)> = None;
+        for api in &self.apis {
+            for base in api.base_paths() {
+                let Some(rest) = path.strip_prefix(base.as_str()) else {
+                    continue;
+                };
+                if !(rest.is_empty() || rest.starts_with('/')) || !api.claims(rest) {
+                    continue;
+                }
+                if best.is_none_or(|(_, b, _)| b.len() < base.len()) {
+                    best = Some((api, &path[..base.len()], rest));
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Encode an API's reply: a value in the representation negotiated from the operation's media
+/// types and the request's `Accept` (XML under the element the spec names for that answer); a
+/// `Content-Type` the API set itself wins.
+fn encode(api: &dyn Api, req: &Request, path: &str, reply: Reply) -> Response {
+    let spec = api.spec();
+    let Reply {
+        status,
+        headers,
+        body,
+    } = reply;
+    let (bytes, content_type) = match body {
+        ReplyBody::Empty => (Bytes::new(), None),
+        ReplyBody::Raw {
+            bytes,
+            content_type,
+        } => (bytes, Some(content_type)),
+        ReplyBody::Value {
+            value,
+            error,
+            pretty,
+        } => {
+            let op = match spec.route(req.method().as_str(), path) {
+                Routed::Operation(op, _) => Some(op),
+                _ => None,
+            };
+            let negotiated = spec.media_types(op).negotiate(req.headers());
+            let element = spec.xml_element(op, status.as_u16(), error);
+            let xml = spec.spec.xml.as_ref().zip(element);
+            match codec::encode(negotiated.representation, &value, pretty, xml) {
+                Ok(bytes) => (Bytes::from(bytes), Some(negotiated.media_type)),
+                // The spec cannot render this value in the negotiated form (a spec defect the
+                // tests catch): send it as JSON rather than nothing.
+                Err(_) => (
+                    Bytes::from(serde_json::to_vec(&value).unwrap_or_default()),
+                    Some("application/json".to_owned()),
+                ),
+            }
+        }
+    };
+    let mut resp = Response::new(bytes);
+    *resp.status_mut() = status;
+    if let Some(content_type) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    }
+    // Headers the API set replace the ones above (all values of a name at once).
+    resp.headers_mut().extend(headers);
+    resp
+}

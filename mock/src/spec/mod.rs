@@ -1,0 +1,365 @@
+//! The contract as data: `specs/` is embedded at compile time, each API's `spec.json` is checked
+//! against `specs/spec.schema.json`, typed ([`model`]), and its JSON Schemas are compiled once
+//! ([`schemas`]).
+//!
+//! Rust never restates a contract constant: patterns, enums, messages and rules are read from here.
+
+mod model;
+mod schemas;
+
+pub use model::*;
+pub use schemas::{render_template, FormatCheck, SchemaSet, Violation};
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use http::HeaderMap;
+use include_dir::{include_dir, Dir};
+use serde_json::Value;
+
+use crate::codec::{self, MediaTypes, Representation};
+
+/// The whole `specs/` folder, embedded so the standalone binary needs no files beside it.
+pub static SPECS_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../specs");
+
+/// Ids of every API that has a `spec.json`, sorted.
+pub fn api_ids() -> Vec<String> {
+    let mut ids: Vec<String> = SPECS_DIR
+        .dirs()
+        .filter(|d| d.get_file(d.path().join("spec.json")).is_some())
+        .filter_map(|d| d.path().file_name()?.to_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Text of an embedded file under `specs/`, e.g. `mws-events/spec.json`.
+pub fn file_text(path: &str) -> Option<&'static str> {
+    SPECS_DIR.get_file(path)?.contents_utf8()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("no spec for API '{0}' under specs/")]
+    UnknownApi(String),
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+}
+
+pub(crate) fn invalid(file: &str, message: impl Into<String>) -> SpecError {
+    SpecError::Invalid {
+        file: file.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// The `Content-Type` is none the operation consumes (the lower-cased media type).
+    UnsupportedMediaType(String),
+    /// The bytes are not a document of the representation (the parser's words).
+    Malformed(String),
+}
+
+/// One API's spec with its compiled schemas.
+pub struct LoadedSpec {
+    pub spec: ApiSpec,
+    pub raw: Value,
+    pub schemas: SchemaSet,
+    base_paths: Vec<String>,
+}
+
+impl LoadedSpec {
+    /// A named rule from `rules`, deserialised into the API module's own type.
+    pub fn rule<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, SpecError> {
+        let file = format!("{}/spec.json", self.spec.id);
+        let value = self
+            .spec
+            .rules
+            .get(name)
+            .ok_or_else(|| invalid(&file, format!("missing rule '{name}'")))?;
+        serde_json::from_value(value.clone())
+            .map_err(|e| invalid(&file, format!("rule '{name}': {e}")))
+    }
+
+    /// Every base path the API is served under: the default first, then the alternates.
+    pub fn base_paths(&self) -> &[String] {
+        &self.base_paths
+    }
+
+    /// The API's first auth scheme: what a client uses by default.
+    pub fn default_auth(&self) -> Option<&AuthScheme> {
+        self.spec.auth.first().map(|a| &a.scheme)
+    }
+
+    /// The first auth scheme of a kind, e.g. the token scheme, by [`AuthScheme::name`].
+    pub fn auth_scheme(&self, name: &str) -> Option<&AuthScheme> {
+        self.spec
+            .auth
+            .iter()
+            .map(|a| &a.scheme)
+            .find(|s| s.name() == name)
+    }
+
+    /// The header of the API's `token` auth scheme, if it has one.
+    pub fn token_header(&self) -> Option<&str> {
+        match self.auth_scheme("token")? {
+            AuthScheme::Token { header, .. } => Some(header),
+            _ => None,
+        }
+    }
+
+    /// The permission an account needs for this API (from `auth[].permission`), if any.
+    pub fn permission(&self) -> Option<&str> {
+        self.spec.auth.iter().find_map(|a| a.permission.as_deref())
+    }
+
+    /// Which operation a request addresses: the path must match an operation's template, and the
+    /// method one of those operations.
+    pub fn route<'s, 'p>(&'s self, method: &str, path: &'p str) -> Routed<'s, 'p> {
+        let candidates: Vec<(&Operation, Vec<(&str, &'p str)>)> = self
+            .spec
+            .operations
+            .iter()
+            .filter_map(|op| op.path_params(path).map(|params| (op, params)))
+            .collect();
+        if candidates.is_empty() {
+            return Routed::NoSuchPath;
+        }
+        let allowed: Vec<&str> = candidates
+            .iter()
+            .map(|(op, _)| op.method.as_str())
+            .collect();
+        match candidates.into_iter().find(|(op, _)| op.method == method) {
+            Some((op, params)) => Routed::Operation(op, params),
+            None => Routed::MethodNotAllowed(allowed),
+        }
+    }
+
+    /// Is `path` under the first segment of one of the operations (e.g. `/rest/...`)? Such paths
+    /// belong to this API even when no operation matches, so they get the vendor's 404.
+    pub fn claims(&self, path: &str) -> bool {
+        let first = |p: &str| p.split('/').find(|s| !s.is_empty()).map(str::to_owned);
+        let wanted = first(path);
+        wanted.is_some()
+            && self
+                .spec
+                .operations
+                .iter()
+                .any(|op| first(&op.path) == wanted)
+    }
+
+    pub fn operation(&self, id: &str) -> Option<&Operation> {
+        self.spec.operations.iter().find(|op| op.id == id)
+    }
+
+    pub fn error_kind(&self, name: &str) -> Option<&ErrorKind> {
+        self.spec.errors.kinds.get(name)
+    }
+
+    /// The schema a response with `status` must satisfy for `method path` under `version`.
+    /// Errors (status >= 400) use the API's error schema unless the operation names another.
+    pub fn response_schema(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        version: Option<&str>,
+    ) -> Option<String> {
+        let op = self
+            .spec
+            .operations
+            .iter()
+            .find(|op| op.method.eq_ignore_ascii_case(method) && op.matches_path(path));
+        if let Some(resp) = op.and_then(|op| op.responses.get(&status.to_string())) {
+            if let Some(v) = version.and_then(|v| resp.schema_by_version.get(v)) {
+                return Some(v.clone());
+            }
+            return Some(resp.schema.clone());
+        }
+        (status >= 400).then(|| self.spec.errors.schema.clone())
+    }
+
+    /// The media types of an operation (its own, else the API's).
+    pub fn media_types<'a>(&'a self, op: Option<&'a Operation>) -> &'a MediaTypes {
+        op.and_then(|op| op.media_types.as_ref())
+            .unwrap_or(&self.spec.media_types)
+    }
+
+    /// Read a request body in the representation its `Content-Type` names.
+    pub fn decode_request(
+        &self,
+        op: &Operation,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Value, BodyError> {
+        let representation = self
+            .media_types(Some(op))
+            .request_representation(headers)
+            .map_err(BodyError::UnsupportedMediaType)?;
+        self.decode(representation, body)
+            .map_err(BodyError::Malformed)
+    }
+
+    /// Read a body of a known representation (JSON, or XML through the spec's mapping).
+    pub fn decode(&self, representation: Representation, body: &[u8]) -> Result<Value, String> {
+        codec::decode(representation, body, self.spec.xml.as_ref())
+    }
+
+    /// Read a response body by its `Content-Type` (what the harness does with every answer):
+    /// `None` when it is neither JSON nor mapped XML.
+    pub fn decode_response(&self, content_type: Option<&str>, body: &[u8]) -> Option<Value> {
+        let representation = content_type
+            .and_then(Representation::of)
+            .unwrap_or(Representation::Json);
+        self.decode(representation, body).ok()
+    }
+
+    /// The root element of an XML answer: the error element for errors, else the one the
+    /// operation's response declares.
+    pub fn xml_element<'a>(
+        &'a self,
+        op: Option<&'a Operation>,
+        status: u16,
+        error: bool,
+    ) -> Option<&'a str> {
+        if error {
+            return self.spec.errors.xml_element.as_deref();
+        }
+        op?.responses
+            .get(&status.to_string())?
+            .xml_element
+            .as_deref()
+    }
+}
+
+static LOADED: OnceLock<RwLock<HashMap<String, Arc<LoadedSpec>>>> = OnceLock::new();
+
+/// Load (once per process) the spec of `api`, validated against the meta-schema, with its
+/// schemas compiled with the API's own `format` checkers. Use the registry's
+/// [`crate::apis::spec`], which hands each API's checkers in.
+pub fn load(api: &str, formats: &'static [FormatCheck]) -> Result<Arc<LoadedSpec>, SpecError> {
+    let cache = LOADED.get_or_init(Default::default);
+    if let Some(found) = cache.read().ok().and_then(|m| m.get(api).cloned()) {
+        return Ok(found);
+    }
+    let loaded = Arc::new(load_uncached(api, formats)?);
+    if let Ok(mut m) = cache.write() {
+        m.insert(api.to_owned(), loaded.clone());
+    }
+    Ok(loaded)
+}
+
+fn load_uncached(api: &str, formats: &'static [FormatCheck]) -> Result<LoadedSpec, SpecError> {
+    let file = format!("{api}/spec.json");
+    let text = file_text(&file).ok_or_else(|| SpecError::UnknownApi(api.to_owned()))?;
+    let raw: Value = serde_json::from_str(text).map_err(|e| invalid(&file, e.to_string()))?;
+    check_against_meta_schema(&file, &raw)?;
+    let spec: ApiSpec =
+        serde_json::from_value(raw.clone()).map_err(|e| invalid(&file, e.to_string()))?;
+    if spec.id != api {
+        return Err(invalid(
+            &file,
+            format!("id '{}' differs from its folder", spec.id),
+        ));
+    }
+    check_representations(&file, &spec)?;
+    let schemas = SchemaSet::new(api, formats);
+    // Fail fast on a schema that does not compile or a $ref that does not resolve.
+    let mut names: Vec<&str> = vec![spec.errors.schema.as_str()];
+    names.extend(
+        spec.errors
+            .envelopes
+            .values()
+            .filter_map(|e| e.schema.as_deref()),
+    );
+    for op in &spec.operations {
+        names.extend(op.request.iter().map(|r| r.schema.as_str()));
+        for resp in op.responses.values() {
+            names.push(&resp.schema);
+            names.extend(resp.schema_by_version.values().map(String::as_str));
+        }
+    }
+    for name in names {
+        schemas.get(name)?;
+    }
+    let base_paths = std::iter::once(spec.base_path.clone())
+        .chain(spec.alternate_base_paths.iter().cloned())
+        .collect();
+    Ok(LoadedSpec {
+        spec,
+        raw,
+        schemas,
+        base_paths,
+    })
+}
+
+/// Every declared media type is JSON or XML; XML needs the spec's mapping, and every XML root
+/// element the operations and errors name must be one of the mapping's roots.
+fn check_representations(file: &str, spec: &ApiSpec) -> Result<(), SpecError> {
+    let all_media = std::iter::once(&spec.media_types)
+        .chain(spec.operations.iter().filter_map(|op| op.media_types.as_ref()));
+    let mut wants_xml = false;
+    for media in all_media {
+        for declared in media.request.iter().chain(&media.response) {
+            match Representation::of(declared) {
+                Some(Representation::Xml) => wants_xml = true,
+                Some(Representation::Json) => {}
+                None => {
+                    return Err(invalid(
+                        file,
+                        format!("media type '{declared}' is neither JSON nor XML"),
+                    ))
+                }
+            }
+        }
+    }
+    let elements = spec
+        .errors
+        .xml_element
+        .iter()
+        .chain(spec.operations.iter().flat_map(|op| {
+            op.request
+                .iter()
+                .filter_map(|r| r.xml_element.as_ref())
+                .chain(op.responses.values().filter_map(|r| r.xml_element.as_ref()))
+        }));
+    match &spec.xml {
+        None if wants_xml => Err(invalid(file, "XML media types need an `xml` mapping")),
+        None => Ok(()),
+        Some(mapping) => {
+            mapping.check().map_err(|e| invalid(file, format!("xml: {e}")))?;
+            for element in elements {
+                if !mapping.roots.contains_key(element) {
+                    return Err(invalid(
+                        file,
+                        format!("xml element '{element}' is not a root of the mapping"),
+                    ));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Validate a spec document against `specs/spec.schema.json`, listing every problem.
+pub fn check_against_meta_schema(file: &str, raw: &Value) -> Result<(), SpecError> {
+    let meta_text = file_text("spec.schema.json")
+        .ok_or_else(|| invalid(file, "specs/spec.schema.json is missing"))?;
+    let meta: Value =
+        serde_json::from_str(meta_text).map_err(|e| invalid("spec.schema.json", e.to_string()))?;
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&meta)
+        .map_err(|e| invalid("spec.schema.json", e.to_string()))?;
+    let problems: Vec<String> = validator
+        .iter_errors(raw)
+        .map(|e| format!("{}: {}", e.instance_path(), e))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(file, problems.join("; ")))
+    }
+}

@@ -1,0 +1,252 @@
+//! An API's JSON Schemas, compiled once from the embedded `specs/<api>/schemas/`, and the
+//! vendor messages of their violations (`x-message`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde_json::Value;
+
+use super::{file_text, invalid, SpecError};
+
+/// A named `format` checker: the API module implements the mechanism, its schemas name it.
+pub type FormatCheck = (&'static str, fn(&str) -> bool);
+
+const SCHEMA_BASE: &str = "file:///specs/";
+
+/// Serves `$ref`s from the embedded `specs/` folder only: schema compilation never touches the
+/// network or the disk.
+struct EmbeddedRetriever;
+
+impl jsonschema::Retrieve for EmbeddedRetriever {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let path = uri
+            .as_str()
+            .strip_prefix(SCHEMA_BASE)
+            .ok_or_else(|| format!("schema '{}' is outside specs/", uri.as_str()))?;
+        let text = file_text(path).ok_or_else(|| format!("no schema file specs/{path}"))?;
+        Ok(serde_json::from_str(text)?)
+    }
+}
+
+/// One violation of a schema: where, and the text to show the API's user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// JSON pointer into the instance.
+    pub instance_path: String,
+    /// The `x-message` of the violated schema node (with placeholders filled), or the validator's text.
+    pub message: String,
+}
+
+/// The compiled schemas of one API, by file name (optionally with a `#fragment`).
+pub struct SchemaSet {
+    api: String,
+    formats: &'static [FormatCheck],
+    compiled: RwLock<HashMap<String, Arc<jsonschema::Validator>>>,
+    /// Parsed schema files, so request paths never re-parse them.
+    documents: RwLock<HashMap<String, Arc<Value>>>,
+}
+
+impl SchemaSet {
+    pub(super) fn new(api: &str, formats: &'static [FormatCheck]) -> Self {
+        Self {
+            api: api.to_owned(),
+            formats,
+            compiled: RwLock::default(),
+            documents: RwLock::default(),
+        }
+    }
+
+    fn base_uri(&self) -> String {
+        format!("{SCHEMA_BASE}{}/schemas/", self.api)
+    }
+
+    /// The raw JSON of a schema file of this API, parsed once.
+    pub fn document(&self, file: &str) -> Result<Arc<Value>, SpecError> {
+        if let Some(doc) = self
+            .documents
+            .read()
+            .ok()
+            .and_then(|m| m.get(file).cloned())
+        {
+            return Ok(doc);
+        }
+        let path = format!("{}/schemas/{file}", self.api);
+        let text = file_text(&path).ok_or_else(|| invalid(&path, "no such schema file"))?;
+        let doc: Arc<Value> =
+            Arc::new(serde_json::from_str(text).map_err(|e| invalid(&path, e.to_string()))?);
+        if let Ok(mut m) = self.documents.write() {
+            m.insert(file.to_owned(), doc.clone());
+        }
+        Ok(doc)
+    }
+
+    /// The compiled validator for `name` (`event-v3.json` or `event-v3.json#/$defs/partial`).
+    pub fn get(&self, name: &str) -> Result<Arc<jsonschema::Validator>, SpecError> {
+        if let Some(v) = self.compiled.read().ok().and_then(|m| m.get(name).cloned()) {
+            return Ok(v);
+        }
+        let root = if name.contains('#') {
+            serde_json::json!({ "$ref": format!("{}{name}", self.base_uri()) })
+        } else {
+            let mut doc = (*self.document(name)?).clone();
+            // Give the document its absolute id so relative $refs resolve inside specs/<api>/schemas/.
+            if let Some(obj) = doc.as_object_mut() {
+                obj.insert(
+                    "$id".into(),
+                    Value::String(format!("{}{name}", self.base_uri())),
+                );
+            }
+            doc
+        };
+        let mut options = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .with_base_uri(self.base_uri())
+            .with_retriever(EmbeddedRetriever)
+            .should_validate_formats(true);
+        for (format, check) in self.formats {
+            options = options.with_format(*format, *check);
+        }
+        let validator = Arc::new(
+            options
+                .build(&root)
+                .map_err(|e| invalid(&format!("{}/schemas/{name}", self.api), e.to_string()))?,
+        );
+        if let Ok(mut m) = self.compiled.write() {
+            m.insert(name.to_owned(), validator.clone());
+        }
+        Ok(validator)
+    }
+
+    /// Every violation of `instance` against schema file `name`, with messages taken from the
+    /// schema's `x-message` annotations. Duplicate (path, message) pairs are reported once.
+    pub fn violations(&self, name: &str, instance: &Value) -> Result<Vec<Violation>, SpecError> {
+        let validator = self.get(name)?;
+        let document = if name.contains('#') {
+            Arc::new(Value::Null)
+        } else {
+            self.document(name)?
+        };
+        let mut out: Vec<Violation> = Vec::new();
+        for error in validator.iter_errors(instance) {
+            let instance_path = error.instance_path().as_str().to_owned();
+            let message = annotated_message(&document, &error).unwrap_or_else(|| error.to_string());
+            let message = with_location(message, &instance_path);
+            let violation = Violation {
+                instance_path,
+                message,
+            };
+            if !out.contains(&violation) {
+                out.push(violation);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Find the deepest `x-message` on the evaluation path of `error` inside `document`. Local
+/// `$ref`s (`#/...`) are followed; a `$ref` to another file ends the walk (messages belong to the
+/// referencing property, not the shared definition).
+fn annotated_message(document: &Value, error: &jsonschema::ValidationError<'_>) -> Option<String> {
+    let keyword = error.kind().keyword();
+    let mut node = document;
+    let mut found: Option<&Value> = node.get("x-message");
+    let segments: Vec<String> = error
+        .evaluation_path()
+        .segments()
+        .map(|s| s.to_string())
+        .collect();
+    for segment in &segments {
+        if segment == "$ref" {
+            let target = node
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix('#'));
+            match target.and_then(|pointer| document.pointer(pointer)) {
+                Some(referenced) => {
+                    node = referenced;
+                    if let Some(m) = node.get("x-message") {
+                        found = Some(m);
+                    }
+                    continue;
+                }
+                None => break,
+            }
+        }
+        node = match node {
+            Value::Object(map) => map.get(segment.as_str())?,
+            Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+        if let Some(m) = node.get("x-message") {
+            found = Some(m);
+        }
+    }
+    let template = match found? {
+        Value::String(s) => s.as_str(),
+        Value::Object(by_keyword) => by_keyword.get(keyword)?.as_str()?,
+        _ => return None,
+    };
+    Some(fill_placeholders(template, error.kind()))
+}
+
+fn fill_placeholders(template: &str, kind: &jsonschema::error::ValidationErrorKind) -> String {
+    use jsonschema::error::ValidationErrorKind as K;
+    let mut text = template.to_owned();
+    if let K::Required { property } = kind {
+        let field = property
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| property.to_string());
+        text = text.replace("{field}", &field);
+    }
+    if let K::Enum { options } = kind {
+        let allowed: Vec<String> = options
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        text = text.replace("{allowed}", &allowed.join(", "));
+    }
+    text
+}
+
+/// Items of arrays share one message text; the index tells the user which item is wrong.
+fn with_location(message: String, instance_path: &str) -> String {
+    let has_index = instance_path
+        .split('/')
+        .any(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    if !has_index {
+        return message;
+    }
+    let mut location = String::new();
+    for segment in instance_path.split('/').filter(|s| !s.is_empty()) {
+        if segment.bytes().all(|b| b.is_ascii_digit()) {
+            location.push_str(&format!("[{segment}]"));
+        } else {
+            if !location.is_empty() {
+                location.push('.');
+            }
+            location.push_str(segment);
+        }
+    }
+    format!("{message} (at {location})")
+}
+
+/// Replace `{name}` placeholders in an error-kind template.
+pub fn render_template(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (name, value) in values {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
