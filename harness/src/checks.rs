@@ -6,7 +6,8 @@ use crate::scenario::Assertion;
 
 /// What an assertion sees of a response.
 pub struct Observed<'a> {
-    pub body_json: Option<&'a Value>,
+    /// The body decoded from JSON or mapped XML.
+    pub body: Option<&'a Value>,
     pub body_text: &'a str,
     pub header: &'a dyn Fn(&str) -> Option<String>,
     /// The vendor error code found at the spec's `errors.code_pointers`.
@@ -47,7 +48,7 @@ pub fn check(
         })
     };
     // A reference like {"$pointer": "/x"} or {"$length": "/x"} compares against the same body.
-    let expected = |v: &Value| -> Value { resolve_reference(&resolve(v), seen.body_json) };
+    let expected = |v: &Value| -> Value { resolve_reference(&resolve(v), seen.body) };
 
     if a.absent {
         if let Some(t) = &target {
@@ -158,7 +159,7 @@ pub fn check(
             let no_headers = |_: &str| None;
             let text = item.to_string();
             let inner = Observed {
-                body_json: Some(item),
+                body: Some(item),
                 body_text: &text,
                 header: &no_headers,
                 error_code: None,
@@ -180,7 +181,7 @@ fn target_of(a: &Assertion, seen: &Observed<'_>) -> (String, Option<Value>) {
         } else {
             format!("body{p}")
         };
-        return (label, seen.body_json.and_then(|b| b.pointer(p)).cloned());
+        return (label, seen.body.and_then(|b| b.pointer(p)).cloned());
     }
     if let Some(h) = &a.header {
         return (format!("header {h}"), (seen.header)(h).map(Value::String));

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::Value;
 
-use event_mock::spec::{self, LoadedSpec};
+use event_mock::spec::{self, AuthScheme, LoadedSpec};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -351,7 +351,7 @@ impl Suite {
 /// Load the suite of `api` from the embedded `specs/` folder, checking every scenario against
 /// the spec (known requirement ids, schema files that exist, well-formed assertions).
 pub fn load_suite(api: &str) -> Result<Suite, String> {
-    let spec = spec::load(api).map_err(|e| e.to_string())?;
+    let spec = event_mock::apis::spec(api).map_err(|e| e.to_string())?;
     let dir = spec::SPECS_DIR
         .get_dir(format!("{api}/scenarios"))
         .ok_or_else(|| format!("specs/{api}/scenarios is missing"))?;
@@ -377,41 +377,50 @@ pub fn load_suite(api: &str) -> Result<Suite, String> {
                 scenario.name
             ));
         }
-        for step in &scenario.steps {
-            if step.request.admin {
-                scenario.needs.insert(Capability::Admin);
-            }
-            let default_scheme = spec.default_auth_scheme();
-            match (&step.request.auth, default_scheme) {
-                (Auth::Default, Some("ak-sk")) if !step.request.admin => {
-                    scenario.needs.insert(Capability::AccessKey);
-                }
-                (Auth::Default, Some("token")) if !step.request.admin => {
-                    scenario.needs.insert(Capability::Token);
-                }
-                _ => {}
-            }
-            match &step.request.auth {
-                Auth::Restricted => {
-                    scenario.needs.insert(Capability::RestrictedUser);
-                }
-                Auth::Token => {
-                    scenario.needs.insert(Capability::Token);
-                }
-                Auth::Aksk(options) => {
-                    if options.ak.is_none() || options.sk.is_none() {
-                        scenario.needs.insert(Capability::AccessKey);
-                    }
-                    if options.restricted {
-                        scenario.needs.insert(Capability::RestrictedUser);
-                    }
-                }
-                _ => {}
-            }
-        }
+        scenario.needs.extend(implied_needs(&scenario, &spec));
         scenarios.push(scenario);
     }
     Ok(Suite { spec, scenarios })
+}
+
+/// Capabilities a scenario's steps imply: the control plane, a restricted account, or the
+/// credential kind the API's default scheme (or the step's explicit choice) uses.
+fn implied_needs(scenario: &Scenario, spec: &LoadedSpec) -> BTreeSet<Capability> {
+    let mut needs = BTreeSet::new();
+    for step in &scenario.steps {
+        if step.request.admin {
+            needs.insert(Capability::Admin);
+            continue;
+        }
+        let default_scheme = spec.default_auth();
+        match (&step.request.auth, default_scheme) {
+            (Auth::Default, Some(AuthScheme::AkSk { .. })) => {
+                needs.insert(Capability::AccessKey);
+            }
+            (Auth::Default, Some(AuthScheme::Token { .. })) => {
+                needs.insert(Capability::Token);
+            }
+            _ => {}
+        }
+        match &step.request.auth {
+            Auth::Restricted => {
+                needs.insert(Capability::RestrictedUser);
+            }
+            Auth::Token => {
+                needs.insert(Capability::Token);
+            }
+            Auth::Aksk(options) => {
+                if options.ak.is_none() || options.sk.is_none() {
+                    needs.insert(Capability::AccessKey);
+                }
+                if options.restricted {
+                    needs.insert(Capability::RestrictedUser);
+                }
+            }
+            _ => {}
+        }
+    }
+    needs
 }
 
 fn check_scenario(scenario: &Scenario, spec: &LoadedSpec) -> Result<(), String> {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use event_mock::spec::LoadedSpec;
 
-use crate::runner::Target;
+use crate::target::Target;
 
 #[derive(Debug, Deserialize)]
 struct TranscriptRule {

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use event_harness::report::SuiteReport;
-use event_harness::runner::{AccessKeyPair, Accounts};
-use event_harness::{load_suite, run_suite, Credentials, LiveTarget, TargetKind, Verdict};
-use event_mock::core::{query_pairs, Request, Response};
+use event_harness::{load_suite, run_suite, Accounts, LiveTarget, TargetKind, Verdict};
+use event_mock::api::{Account, Credential};
+use event_mock::apis::ces::config::CesConfig;
+use event_mock::wire::{query_pairs, Request, Response};
 use event_mock::wiremock_adapter::CoreResponder;
 use event_mock::{Mock, MockConfig};
 use serde_json::Value;
@@ -37,11 +38,11 @@ async fn fake(
     let server = mount(MockConfig::deterministic(), tweak).await;
     let target = LiveTarget {
         url: format!("{}/mws", server.uri()),
-        accounts: Accounts {
-            basic: Some(Credentials::new("admin", "secret")),
-            restricted_basic: Some(Credentials::new("noevents", "secret")),
-            ..Accounts::default()
-        },
+        // What an operator passes with --credentials and --restricted-credentials.
+        accounts: Accounts::new(vec![
+            Account::new(password("admin", "secret"), true),
+            Account::new(password("noevents", "secret"), false),
+        ]),
         admin_url: Some(format!("{}/__admin", server.uri())),
         vars: Default::default(),
     };
@@ -281,7 +282,7 @@ async fn a_deviation_from_an_inferred_requirement_is_advisory_not_a_failure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenarios_needing_what_a_target_lacks_are_skipped_not_passed() {
     let (_server, mut target) = fake(|r| r).await;
-    target.accounts.restricted_basic = None;
+    target.accounts.list.retain(|a| a.permitted);
     target.admin_url = None;
     let report = run(&target, &["auth-forbidden", "events-log", "list-envelope"]).await;
     assert_eq!(verdict(&report, "MWS-AUTH-003"), Verdict::Skipped);
@@ -301,15 +302,25 @@ async fn ces_fake(
     let mut mock_config = MockConfig::default();
     config(&mut mock_config);
     let server = mount(mock_config.clone(), tweak).await;
-    let keys = &mock_config.ces.access_keys;
+    let settings: CesConfig = mock_config.api().expect("settings");
+    let keys = &settings.access_keys;
+    let access_key = |k: &event_mock::apis::ces::config::AccessKey| Credential::AccessKey {
+        ak: k.ak.clone(),
+        sk: k.sk.clone(),
+    };
     let target = LiveTarget {
         url: server.uri(),
-        accounts: Accounts {
-            access_key: Some(AccessKeyPair::new(&keys[0].ak, &keys[0].sk)),
-            restricted_access_key: Some(AccessKeyPair::new(&keys[1].ak, &keys[1].sk)),
-            token: Some(mock_config.ces.tokens[0].token.clone()),
-            ..Accounts::default()
-        },
+        // What an operator passes with --access-key, --restricted-access-key and --token.
+        accounts: Accounts::new(vec![
+            Account::new(access_key(&keys[0]), true),
+            Account::new(access_key(&keys[1]), false),
+            Account::new(
+                Credential::Token {
+                    token: settings.tokens[0].token.clone(),
+                },
+                true,
+            ),
+        ]),
         admin_url: Some(format!("{}/__admin", server.uri())),
         vars: [("project_id".to_owned(), keys[0].project_ids[0].clone())].into(),
     };
@@ -337,7 +348,13 @@ async fn an_unchanged_cloud_eye_core_behind_wiremock_passes_its_whole_suite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_time_window_with_other_margins_is_reported() {
     // The regional variant's 20 s margins, served where 10 s is documented.
-    let (_server, target) = ces_fake(|c| c.ces.time_margin_ms = Some(20_000), |r| r).await;
+    let (_server, target) = ces_fake(
+        |c| {
+            c.edit::<CesConfig>(|s| s.time_margin_ms = Some(20_000));
+        },
+        |r| r,
+    )
+    .await;
     let report = run_ces(&target, Some(&["time-window-edges"])).await;
     assert_eq!(verdict(&report, "CES-TIME-001"), Verdict::Fail);
     assert!(
@@ -350,7 +367,7 @@ async fn a_time_window_with_other_margins_is_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_that_ignores_bad_signatures_is_reported() {
     let config = MockConfig::default();
-    let key = config.ces.access_keys[0].clone();
+    let key = config.api::<CesConfig>().expect("settings").access_keys[0].clone();
     let (_server, target) = ces_fake(
         |_| {},
         move |r| {
@@ -428,4 +445,11 @@ async fn answers_out_of_request_order_are_an_advisory_finding() {
     assert_eq!(verdict(&report, "CES-RESP-002"), Verdict::Advisory);
     assert_eq!(verdict(&report, "CES-RESP-001"), Verdict::Pass);
     assert!(!report.is_failure());
+}
+
+fn password(user: &str, password: &str) -> Credential {
+    Credential::Password {
+        user: user.into(),
+        password: password.into(),
+    }
 }

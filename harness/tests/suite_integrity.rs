@@ -14,7 +14,7 @@ fn spec_json(api: &str) -> Value {
 fn every_spec_validates_against_the_meta_schema() {
     for api in spec::api_ids() {
         check_against_meta_schema(&api, &spec_json(&api)).unwrap_or_else(|e| panic!("{e}"));
-        spec::load(&api).unwrap_or_else(|e| panic!("{e}"));
+        event_mock::apis::spec(&api).unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
@@ -95,7 +95,7 @@ fn every_requirement_has_a_scenario_and_every_scenario_a_known_requirement() {
 #[test]
 fn every_error_kind_the_spec_declares_renders_in_its_own_schema() {
     for api in spec::api_ids() {
-        let loaded = spec::load(&api).unwrap();
+        let loaded = event_mock::apis::spec(&api).unwrap();
         for (name, kind) in &loaded.spec.errors.kinds {
             if kind.messages.is_empty() {
                 continue;
@@ -116,7 +116,7 @@ fn every_error_kind_the_spec_declares_renders_in_its_own_schema() {
 
 #[test]
 fn a_requirement_without_a_scenario_is_uncovered_and_fails_the_run() {
-    let loaded = spec::load("mws-events").unwrap();
+    let loaded = event_mock::apis::spec("mws-events").unwrap();
     let report =
         event_harness::SuiteReport::new(&loaded, "nowhere".into(), Vec::new(), &Default::default());
     assert_eq!(

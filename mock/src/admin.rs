@@ -5,10 +5,89 @@ use http::StatusCode;
 use serde_json::json;
 
 use crate::clock::MockClock;
-use crate::dispatch::{Fault, Mock};
 use crate::wire::{json_response, Request, Response};
 
-pub(crate) fn handle(mock: &Mock, req: &Request, path: &str) -> Response {
+/// An injected failure: the next matching requests get one of the API's own error kinds
+/// instead of being served.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Fault {
+    /// API id, e.g. `cloud-eye-events`.
+    pub api: String,
+    /// Only requests to this operation id; any operation when absent.
+    #[serde(default)]
+    pub operation: Option<String>,
+    /// An error kind of the API's spec, e.g. `throttled`.
+    pub error: String,
+    /// How many requests it affects; every request until cleared when absent.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Seconds to put in a `Retry-After` header.
+    #[serde(default)]
+    pub retry_after: Option<u32>,
+}
+
+/// The faults in force, consumed as they apply.
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    list: std::sync::Mutex<Vec<Fault>>,
+}
+
+impl Faults {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Fault>> {
+        self.list.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn add(&self, fault: Fault) {
+        self.lock().push(fault);
+    }
+
+    pub(crate) fn list(&self) -> Vec<Fault> {
+        self.lock().clone()
+    }
+
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// The fault that applies to a request to `api` (whose operation `operation` tells, asked
+    /// only when faults exist), consuming one use of it.
+    pub(crate) fn take(
+        &self,
+        api: &str,
+        operation: impl FnOnce() -> Option<String>,
+    ) -> Option<Fault> {
+        let mut faults = self.lock();
+        if faults.is_empty() {
+            return None;
+        }
+        let operation = operation();
+        let index = faults
+            .iter()
+            .position(|f| f.api == api && (f.operation.is_none() || f.operation == operation))?;
+        let fault = faults[index].clone();
+        if let Some(count) = &mut faults[index].count {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                faults.remove(index);
+            }
+        }
+        Some(fault)
+    }
+}
+
+/// What the control plane needs of the mock.
+pub(crate) trait Controls {
+    fn api_ids(&self) -> Vec<&str>;
+    fn clock(&self) -> &MockClock;
+    fn reset(&self);
+    fn faults(&self) -> Vec<Fault>;
+    fn add_fault(&self, fault: Fault) -> Result<(), String>;
+    fn clear_faults(&self);
+    /// An API's own control endpoint, if it has one at `path`.
+    fn api_admin(&self, api: &str, req: &Request, path: &str) -> Option<Response>;
+}
+
+pub(crate) fn handle(mock: &dyn Controls, req: &Request, path: &str) -> Response {
     let sub = path.trim_start_matches("/__admin").trim_start_matches('/');
     let method = req.method().as_str();
     match (method, sub) {
@@ -51,21 +130,18 @@ pub(crate) fn handle(mock: &Mock, req: &Request, path: &str) -> Response {
         }
         _ => {
             let (api_id, api_path) = sub.split_once('/').unwrap_or((sub, ""));
-            let ctx = mock.ctx("", api_path);
-            mock.api(api_id)
-                .and_then(|api| api.admin(req, api_path, &ctx))
-                .unwrap_or_else(|| {
-                    json_response(
-                        StatusCode::NOT_FOUND,
-                        &json!({"error": "unknown admin endpoint", "method": method, "path": path}),
-                        false,
-                    )
-                })
+            mock.api_admin(api_id, req, api_path).unwrap_or_else(|| {
+                json_response(
+                    StatusCode::NOT_FOUND,
+                    &json!({"error": "unknown admin endpoint", "method": method, "path": path}),
+                    false,
+                )
+            })
         }
     }
 }
 
-fn clock_state(mock: &Mock) -> Response {
+fn clock_state(mock: &dyn Controls) -> Response {
     let now = mock.clock().now();
     json_response(
         StatusCode::OK,
@@ -128,4 +204,3 @@ impl ClockCommand {
         Ok(())
     }
 }
-

@@ -129,12 +129,15 @@ impl Account {
     }
 }
 
+/// Builds an API from its loaded spec and the mock's configuration.
+pub type BuildApi = fn(Arc<LoadedSpec>, &MockConfig) -> Result<Arc<dyn Api>, SpecError>;
+
 /// What an API's folder hands the registry: how to build it, its `format` checkers, and its
 /// command-line flags.
 pub struct Registration {
     pub id: &'static str,
     /// Build the API from its loaded spec and the mock's configuration.
-    pub build: fn(Arc<LoadedSpec>, &MockConfig) -> Result<Arc<dyn Api>, SpecError>,
+    pub build: BuildApi,
     /// `format` checkers its schemas name (handed to the spec loader).
     pub formats: &'static [FormatCheck],
     pub flags: Flags,
@@ -160,7 +163,10 @@ pub const fn flags<F: ApiFlags>() -> Flags {
     }
 }
 
-fn apply_flags<F: ApiFlags>(matches: &clap::ArgMatches, config: &mut MockConfig) -> Result<(), String> {
+fn apply_flags<F: ApiFlags>(
+    matches: &clap::ArgMatches,
+    config: &mut MockConfig,
+) -> Result<(), String> {
     F::from_arg_matches(matches)
         .map_err(|e| e.to_string())?
         .apply(config)

@@ -11,32 +11,16 @@ use bytes::Bytes;
 use http::{header, HeaderValue, StatusCode};
 use serde_json::json;
 
+use crate::admin::{self, Controls, Faults};
 use crate::api::{Account, Api, Ctx};
 use crate::clock::MockClock;
 use crate::codec;
 use crate::config::MockConfig;
 use crate::ids::IdGenerator;
 use crate::spec::{Routed, SpecError};
-use crate::wire::{json_response, Reply, ReplyBody, Request, Response};
 
-/// An injected failure: the next matching requests get one of the API's own error kinds
-/// instead of being served.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Fault {
-    /// API id, e.g. `cloud-eye-events`.
-    pub api: String,
-    /// Only requests to this operation id; any operation when absent.
-    #[serde(default)]
-    pub operation: Option<String>,
-    /// An error kind of the API's spec, e.g. `throttled`.
-    pub error: String,
-    /// How many requests it affects; every request until cleared when absent.
-    #[serde(default)]
-    pub count: Option<u32>,
-    /// Seconds to put in a `Retry-After` header.
-    #[serde(default)]
-    pub retry_after: Option<u32>,
-}
+pub use crate::admin::Fault;
+use crate::wire::{json_response, Reply, ReplyBody, Request, Response};
 
 /// Admin bodies (seed data) may be larger than an API's own limit, but stay bounded.
 pub const ADMIN_BODY_LIMIT: usize = 256 * 1024 * 1024;
@@ -47,7 +31,7 @@ pub struct Mock {
     clock: Arc<MockClock>,
     ids: Arc<IdGenerator>,
     apis: Vec<Arc<dyn Api>>,
-    faults: std::sync::Mutex<Vec<Fault>>,
+    faults: Faults,
 }
 
 impl Mock {
@@ -79,40 +63,16 @@ impl Mock {
                 fault.api, fault.error
             ));
         }
-        self.lock_faults().push(fault);
+        self.faults.add(fault);
         Ok(())
     }
 
     pub fn faults(&self) -> Vec<Fault> {
-        self.lock_faults().clone()
+        self.faults.list()
     }
 
     pub fn clear_faults(&self) {
-        self.lock_faults().clear();
-    }
-
-    fn lock_faults(&self) -> std::sync::MutexGuard<'_, Vec<Fault>> {
-        self.faults.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The fault that applies to this request, consuming one use of it.
-    fn take_fault(&self, api: &dyn Api, req: &Request, path: &str) -> Option<Fault> {
-        let mut faults = self.lock_faults();
-        if faults.is_empty() {
-            return None;
-        }
-        let operation = api.operation_of(req, path);
-        let index = faults.iter().position(|f| {
-            f.api == api.id() && (f.operation.is_none() || f.operation == operation)
-        })?;
-        let fault = faults[index].clone();
-        if let Some(count) = &mut faults[index].count {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                faults.remove(index);
-            }
-        }
-        Some(fault)
+        self.faults.clear();
     }
 
     pub fn clock(&self) -> &MockClock {
@@ -166,12 +126,13 @@ impl Mock {
     pub fn handle(&self, req: Request) -> Response {
         let path = req.uri().path().to_owned();
         if self.config.admin && (path == "/__admin" || path.starts_with("/__admin/")) {
-            return crate::admin::handle(self, &req, &path);
+            return admin::handle(self, &req, &path);
         }
         match self.route(&path) {
             Some((api, base, rest)) => {
                 let ctx = self.ctx(base, rest);
-                let reply = match self.take_fault(api.as_ref(), &req, rest) {
+                let fault = self.faults.take(api.id(), || api.operation_of(&req, rest));
+                let reply = match fault {
                     Some(fault) => {
                         let mut reply = api.error(&fault.error, &req, &ctx);
                         if let Some(seconds) = fault.retry_after {
@@ -223,6 +184,36 @@ impl Mock {
     }
 }
 
+impl Controls for Mock {
+    fn api_ids(&self) -> Vec<&str> {
+        Mock::api_ids(self)
+    }
+
+    fn clock(&self) -> &MockClock {
+        &self.clock
+    }
+
+    fn reset(&self) {
+        Mock::reset(self)
+    }
+
+    fn faults(&self) -> Vec<Fault> {
+        Mock::faults(self)
+    }
+
+    fn add_fault(&self, fault: Fault) -> Result<(), String> {
+        Mock::add_fault(self, fault)
+    }
+
+    fn clear_faults(&self) {
+        Mock::clear_faults(self)
+    }
+
+    fn api_admin(&self, api: &str, req: &Request, path: &str) -> Option<Response> {
+        self.api(api)?.admin(req, path, &self.ctx("", path))
+    }
+}
+
 /// Encode an API's reply: a value in the representation negotiated from the operation's media
 /// types and the request's `Accept` (XML under the element the spec names for that answer); a
 /// `Content-Type` the API set itself wins.
@@ -265,7 +256,8 @@ fn encode(api: &dyn Api, req: &Request, path: &str, reply: Reply) -> Response {
     let mut resp = Response::new(bytes);
     *resp.status_mut() = status;
     if let Some(content_type) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        resp.headers_mut().insert(header::CONTENT_TYPE, content_type);
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, content_type);
     }
     // Headers the API set replace the ones above (all values of a name at once).
     resp.headers_mut().extend(headers);

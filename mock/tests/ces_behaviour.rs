@@ -110,8 +110,8 @@ fn an_unknown_envelope_is_a_configuration_error() {
 fn the_regional_variant_moves_both_window_edges_by_twenty_seconds() {
     let default = mock(|_| {});
     let regional = mock(|c| {
-            c.edit::<CesConfig>(|s| s.time_margin_ms = Some(20_000));
-        });
+        c.edit::<CesConfig>(|s| s.time_margin_ms = Some(20_000));
+    });
     let lower_10 = NOW - 3_600_000 + 10_000;
     let upper_10 = NOW + 600_000 - 10_000;
     assert_eq!(post_json(&default, json!([event(lower_10)])).status(), 201);
@@ -131,8 +131,8 @@ fn the_regional_variant_moves_both_window_edges_by_twenty_seconds() {
 #[test]
 fn a_duplicate_can_be_answered_with_a_new_id_but_is_still_stored_once() {
     let mock = mock(|c| {
-            c.edit::<CesConfig>(|s| s.duplicate_id = Some(DuplicateId::New));
-        });
+        c.edit::<CesConfig>(|s| s.duplicate_id = Some(DuplicateId::New));
+    });
     let first = json_of(&post_json(&mock, json!([event(NOW)])));
     let second = json_of(&post_json(&mock, json!([event(NOW)])));
     assert_ne!(first[0]["event_id"], second[0]["event_id"]);
@@ -144,8 +144,8 @@ fn sub_event_type_can_be_refused_or_dropped_where_the_region_lacks_it() {
     let mut with_sub = event(NOW);
     with_sub["detail"]["sub_event_type"] = json!("SUB_EVENT.OPS");
     let reject = mock(|c| {
-            c.edit::<CesConfig>(|s| s.sub_event_type = Some(SubEventMode::Reject));
-        });
+        c.edit::<CesConfig>(|s| s.sub_event_type = Some(SubEventMode::Reject));
+    });
     let resp = post_json(&reject, json!([with_sub.clone()]));
     assert_eq!(resp.status(), 400);
     assert!(json_of(&resp)["message"]["details"]
@@ -153,8 +153,8 @@ fn sub_event_type_can_be_refused_or_dropped_where_the_region_lacks_it() {
         .unwrap()
         .contains("not available in this region"));
     let ignore = mock(|c| {
-            c.edit::<CesConfig>(|s| s.sub_event_type = Some(SubEventMode::Ignore));
-        });
+        c.edit::<CesConfig>(|s| s.sub_event_type = Some(SubEventMode::Ignore));
+    });
     assert_eq!(post_json(&ignore, json!([with_sub.clone()])).status(), 201);
     assert!(stored(&ignore)[0]["detail"].get("sub_event_type").is_none());
     let accept = mock(|_| {});

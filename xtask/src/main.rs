@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use event_harness::runner::{AccessKeyPair, Accounts};
-use event_harness::{load_suite, run_suite, Credentials, LiveTarget, SuiteReport, TargetKind};
+use event_harness::{load_suite, run_suite, Accounts, LiveTarget, SuiteReport, TargetKind};
+use event_mock::api::{Account, Credential};
 use event_mock::MockConfig;
 
 #[derive(Parser)]
@@ -109,55 +109,72 @@ fn main() -> ExitCode {
     }
 }
 
-fn access_key(text: Option<&str>, flag: &str) -> anyhow::Result<Option<AccessKeyPair>> {
-    text.map(|t| {
-        let (ak, sk) = t
-            .split_once(':')
-            .ok_or_else(|| anyhow::anyhow!("{flag} must be AK:SK"))?;
-        Ok(AccessKeyPair::new(ak, sk))
-    })
-    .transpose()
+/// `A:B` split once, for credential flags.
+fn pair(text: &str, flag: &str, shape: &str) -> anyhow::Result<(String, String)> {
+    text.split_once(':')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .ok_or_else(|| anyhow::anyhow!("{flag} must be {shape}"))
 }
 
-fn credentials(text: Option<&str>, flag: &str) -> anyhow::Result<Option<Credentials>> {
-    text.map(|t| {
-        let (user, password) = t
-            .split_once(':')
-            .ok_or_else(|| anyhow::anyhow!("{flag} must be user:password"))?;
-        Ok(Credentials::new(user, password))
-    })
-    .transpose()
+/// The accounts given on the command line (or in the environment), by scheme.
+fn accounts(args: &ConformanceArgs) -> anyhow::Result<Accounts> {
+    let mut list = Vec::new();
+    let password = |text: &str, flag: &str| -> anyhow::Result<Credential> {
+        let (user, password) = pair(text, flag, "user:password")?;
+        Ok(Credential::Password { user, password })
+    };
+    let access_key = |text: &str, flag: &str| -> anyhow::Result<Credential> {
+        let (ak, sk) = pair(text, flag, "AK:SK")?;
+        Ok(Credential::AccessKey { ak, sk })
+    };
+    if let Some(text) = &args.credentials {
+        list.push(Account::new(password(text, "--credentials")?, true));
+    }
+    if let Some(text) = &args.restricted_credentials {
+        list.push(Account::new(
+            password(text, "--restricted-credentials")?,
+            false,
+        ));
+    }
+    if let Some(text) = &args.access_key {
+        list.push(Account::new(access_key(text, "--access-key")?, true));
+    }
+    if let Some(text) = &args.restricted_access_key {
+        list.push(Account::new(
+            access_key(text, "--restricted-access-key")?,
+            false,
+        ));
+    }
+    if let Some(token) = &args.token {
+        let credential = Credential::Token {
+            token: token.clone(),
+        };
+        list.push(Account::new(credential, true));
+    }
+    Ok(Accounts::new(list))
 }
 
 async fn conformance(args: ConformanceArgs) -> anyhow::Result<bool> {
-    let apis = if args.apis.is_empty() {
-        event_mock::spec::api_ids()
+    let known = event_mock::apis::ids();
+    let apis: Vec<String> = if args.apis.is_empty() {
+        known.iter().map(|a| a.to_string()).collect()
     } else {
         args.apis.clone()
     };
+    if let Some(unknown) = apis.iter().find(|a| !known.contains(&a.as_str())) {
+        anyhow::bail!("unknown API '{unknown}' (known: {})", known.join(", "));
+    }
     if args.target.is_some() && apis.len() != 1 {
         anyhow::bail!(
             "--target needs exactly one --api (known: {})",
-            event_mock::spec::api_ids().join(", ")
+            known.join(", ")
         );
     }
     let kind = match &args.target {
         None => TargetKind::Embedded(MockConfig::deterministic()),
         Some(url) => TargetKind::Live(LiveTarget {
             url: url.clone(),
-            accounts: Accounts {
-                basic: credentials(args.credentials.as_deref(), "--credentials")?,
-                restricted_basic: credentials(
-                    args.restricted_credentials.as_deref(),
-                    "--restricted-credentials",
-                )?,
-                access_key: access_key(args.access_key.as_deref(), "--access-key")?,
-                restricted_access_key: access_key(
-                    args.restricted_access_key.as_deref(),
-                    "--restricted-access-key",
-                )?,
-                token: args.token.clone(),
-            },
+            accounts: accounts(&args)?,
             admin_url: args.admin_url.clone(),
             vars: args
                 .vars

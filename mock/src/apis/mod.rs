@@ -77,9 +77,7 @@ impl clap::FromArgMatches for RegisteredFlags {
 
 impl clap::Args for RegisteredFlags {
     fn augment_args(command: clap::Command) -> clap::Command {
-        REGISTERED
-            .iter()
-            .fold(command, |c, r| (r.flags.augment)(c))
+        REGISTERED.iter().fold(command, |c, r| (r.flags.augment)(c))
     }
 
     fn augment_args_for_update(command: clap::Command) -> clap::Command {

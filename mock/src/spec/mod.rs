@@ -298,8 +298,11 @@ fn load_uncached(api: &str, formats: &'static [FormatCheck]) -> Result<LoadedSpe
 /// Every declared media type is JSON or XML; XML needs the spec's mapping, and every XML root
 /// element the operations and errors name must be one of the mapping's roots.
 fn check_representations(file: &str, spec: &ApiSpec) -> Result<(), SpecError> {
-    let all_media = std::iter::once(&spec.media_types)
-        .chain(spec.operations.iter().filter_map(|op| op.media_types.as_ref()));
+    let all_media = std::iter::once(&spec.media_types).chain(
+        spec.operations
+            .iter()
+            .filter_map(|op| op.media_types.as_ref()),
+    );
     let mut wants_xml = false;
     for media in all_media {
         for declared in media.request.iter().chain(&media.response) {
@@ -329,7 +332,9 @@ fn check_representations(file: &str, spec: &ApiSpec) -> Result<(), SpecError> {
         None if wants_xml => Err(invalid(file, "XML media types need an `xml` mapping")),
         None => Ok(()),
         Some(mapping) => {
-            mapping.check().map_err(|e| invalid(file, format!("xml: {e}")))?;
+            mapping
+                .check()
+                .map_err(|e| invalid(file, format!("xml: {e}")))?;
             for element in elements {
                 if !mapping.roots.contains_key(element) {
                     return Err(invalid(

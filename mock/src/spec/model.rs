@@ -362,4 +362,3 @@ pub enum Routed<'s, 'p> {
     MethodNotAllowed(Vec<&'s str>),
     NoSuchPath,
 }
-

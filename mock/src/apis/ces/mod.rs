@@ -92,7 +92,6 @@ struct GatewayMessages {
     bad_signature: String,
 }
 
-
 /// Who is calling: an AK/SK pair or a token.
 enum Principal<'a> {
     Key(&'a AccessKey),
@@ -288,7 +287,9 @@ impl CesApi {
             .spec
             .decode_request(op, req.headers(), req.body())
             .map_err(|e| match e {
-                BodyError::Malformed(e) => invalid(vec![format!("the body is not valid JSON: {e}")]),
+                BodyError::Malformed(e) => {
+                    invalid(vec![format!("the body is not valid JSON: {e}")])
+                }
                 BodyError::UnsupportedMediaType(media) => {
                     invalid(vec![format!("the media type {media} is not supported")])
                 }

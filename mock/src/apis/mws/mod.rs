@@ -186,7 +186,11 @@ impl MwsApi {
     }
 
     fn is_legacy(&self, version: &str) -> bool {
-        self.rules.renames.legacy_versions.iter().any(|v| v == version)
+        self.rules
+            .renames
+            .legacy_versions
+            .iter()
+            .any(|v| v == version)
     }
 
     fn dispatch(
@@ -533,7 +537,10 @@ impl Api for MwsApi {
                     user: u.name.clone(),
                     password: u.password.clone(),
                 };
-                Account::new(credential, self.permission.is_empty() || u.may(&self.permission))
+                Account::new(
+                    credential,
+                    self.permission.is_empty() || u.may(&self.permission),
+                )
             })
             .collect()
     }
