@@ -4,10 +4,12 @@
 //! - [`server::MockServer`]: the hyper transport, for tests and the standalone binary.
 //! - [`spec`]: the contract, embedded from `specs/`.
 //! - one module per API: [`mws`] (Moab Web Services events), [`ces`] (Huawei Cloud Eye events).
-//! - shared machinery: [`clock`], [`ids`], [`mongo`] (MongoDB query semantics).
+//! - shared machinery: [`clock`], [`ids`], [`mongo`] (MongoDB query semantics), [`codec::xml`]
+//!   (XML rendering of JSON bodies, driven by a spec's XML mapping).
 
 pub mod ces;
 pub mod clock;
+pub mod codec;
 pub mod config;
 pub mod core;
 pub mod errors;
