@@ -355,20 +355,32 @@ pub fn load_suite(api: &str) -> Result<Suite, String> {
     let dir = spec::SPECS_DIR
         .get_dir(format!("{api}/scenarios"))
         .ok_or_else(|| format!("specs/{api}/scenarios is missing"))?;
-    let mut scenarios = Vec::new();
-    let mut names = BTreeSet::new();
-    let mut files: Vec<_> = dir
+    let files = dir
         .files()
         .filter(|f| f.path().extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort_by_key(|f| f.path().to_owned());
-    for file in files {
-        let path = file.path().display().to_string();
-        let text = file
-            .contents_utf8()
-            .ok_or_else(|| format!("{path}: not UTF-8"))?;
+        .map(|f| {
+            let path = f.path().display().to_string();
+            let text = f
+                .contents_utf8()
+                .ok_or_else(|| format!("{path}: not UTF-8"))?;
+            Ok((path, text.to_owned()))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    build_suite(spec, files)
+}
+
+/// A suite from a loaded spec and scenario files given as (path, text), checked as
+/// [`load_suite`] checks the embedded ones (for specs of your own, and tests).
+pub fn build_suite(
+    spec: std::sync::Arc<LoadedSpec>,
+    mut files: Vec<(String, String)>,
+) -> Result<Suite, String> {
+    files.sort();
+    let mut scenarios = Vec::new();
+    let mut names = BTreeSet::new();
+    for (path, text) in files {
         let mut scenario: Scenario =
-            serde_json::from_str(text).map_err(|e| format!("{path}: {e}"))?;
+            serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
         scenario.file = path.clone();
         check_scenario(&scenario, &spec).map_err(|e| format!("{path}: {e}"))?;
         if !names.insert(scenario.name.clone()) {

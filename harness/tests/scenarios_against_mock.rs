@@ -38,7 +38,10 @@ async fn scenario(#[files("../specs/*/scenarios/*.json")] file: PathBuf) {
         .and_then(|name| name.to_str())
         .expect("specs/<api>/scenarios/<file>.json");
     let suite = suite(api);
-    let file_name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let file_name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     let scenario = suite
         .scenarios
         .iter()

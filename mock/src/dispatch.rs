@@ -37,19 +37,25 @@ pub struct Mock {
 impl Mock {
     /// Every API of the registry that `config` serves, set up as `config` says.
     pub fn new(config: MockConfig) -> Result<Self, SpecError> {
+        let apis = crate::apis::build(&config)?;
+        Ok(Self::with_apis(config, apis))
+    }
+
+    /// A mock serving the given APIs (e.g. one of your own, built on a spec folder of your own
+    /// with [`crate::spec::load_from`]), with the clock and ids `config` sets.
+    pub fn with_apis(config: MockConfig, apis: Vec<Arc<dyn Api>>) -> Self {
         let clock = Arc::new(match config.frozen_clock {
             Some(at) => MockClock::frozen(at),
             None => MockClock::system(),
         });
         let ids = Arc::new(IdGenerator::new(config.id_seed));
-        let apis = crate::apis::build(&config)?;
-        Ok(Self {
+        Self {
             config,
             clock,
             ids,
             apis,
             faults: Default::default(),
-        })
+        }
     }
 
     /// Inject a fault; refused when the API or its error kind is unknown.

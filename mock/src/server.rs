@@ -37,6 +37,11 @@ impl MockServer {
 
     pub async fn bind(config: MockConfig, address: SocketAddr) -> std::io::Result<Self> {
         let mock = Arc::new(Mock::new(config).map_err(std::io::Error::other)?);
+        Self::serve(mock, address).await
+    }
+
+    /// Serve a mock built by hand (e.g. [`Mock::with_apis`]) on `address`.
+    pub async fn serve(mock: Arc<Mock>, address: SocketAddr) -> std::io::Result<Self> {
         let listener = TcpListener::bind(address).await?;
         let address = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);

@@ -38,6 +38,30 @@ pub fn file_text(path: &str) -> Option<&'static str> {
     SPECS_DIR.get_file(path)?.contents_utf8()
 }
 
+/// Where a spec's files come from: the embedded `specs/` folder (every served API), or a folder
+/// on disk laid out the same way (a user's own API, or a test's).
+#[derive(Debug, Clone)]
+pub enum SpecFiles {
+    Embedded,
+    Dir(std::path::PathBuf),
+}
+
+impl SpecFiles {
+    /// The text of `path` below the specs folder, e.g. `mws-events/schemas/error.json`.
+    pub fn text(&self, path: &str) -> Option<String> {
+        match self {
+            SpecFiles::Embedded => file_text(path).map(str::to_owned),
+            SpecFiles::Dir(root) => {
+                // Only plain relative paths: a `$ref` cannot climb out of the folder.
+                if path.split('/').any(|s| s == ".." || s.is_empty()) {
+                    return None;
+                }
+                std::fs::read_to_string(root.join(path)).ok()
+            }
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("no spec for API '{0}' under specs/")]
@@ -244,17 +268,25 @@ pub fn load(api: &str, formats: &'static [FormatCheck]) -> Result<Arc<LoadedSpec
     if let Some(found) = cache.read().ok().and_then(|m| m.get(api).cloned()) {
         return Ok(found);
     }
-    let loaded = Arc::new(load_uncached(api, formats)?);
+    let loaded = Arc::new(load_from(SpecFiles::Embedded, api, formats)?);
     if let Ok(mut m) = cache.write() {
         m.insert(api.to_owned(), loaded.clone());
     }
     Ok(loaded)
 }
 
-fn load_uncached(api: &str, formats: &'static [FormatCheck]) -> Result<LoadedSpec, SpecError> {
+/// Load a spec from `files` (not cached): `<api>/spec.json` and `<api>/schemas/`, checked as
+/// strictly as the embedded ones.
+pub fn load_from(
+    files: SpecFiles,
+    api: &str,
+    formats: &'static [FormatCheck],
+) -> Result<LoadedSpec, SpecError> {
     let file = format!("{api}/spec.json");
-    let text = file_text(&file).ok_or_else(|| SpecError::UnknownApi(api.to_owned()))?;
-    let raw: Value = serde_json::from_str(text).map_err(|e| invalid(&file, e.to_string()))?;
+    let text = files
+        .text(&file)
+        .ok_or_else(|| SpecError::UnknownApi(api.to_owned()))?;
+    let raw: Value = serde_json::from_str(&text).map_err(|e| invalid(&file, e.to_string()))?;
     check_against_meta_schema(&file, &raw)?;
     let spec: ApiSpec =
         serde_json::from_value(raw.clone()).map_err(|e| invalid(&file, e.to_string()))?;
@@ -265,7 +297,7 @@ fn load_uncached(api: &str, formats: &'static [FormatCheck]) -> Result<LoadedSpe
         ));
     }
     check_representations(&file, &spec)?;
-    let schemas = SchemaSet::new(api, formats);
+    let schemas = SchemaSet::new(api, files, formats);
     // Fail fast on a schema that does not compile or a $ref that does not resolve.
     let mut names: Vec<&str> = vec![spec.errors.schema.as_str()];
     names.extend(

@@ -6,18 +6,18 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
-use super::{file_text, invalid, SpecError};
+use super::{invalid, SpecError, SpecFiles};
 
 /// A named `format` checker: the API module implements the mechanism, its schemas name it.
 pub type FormatCheck = (&'static str, fn(&str) -> bool);
 
 const SCHEMA_BASE: &str = "file:///specs/";
 
-/// Serves `$ref`s from the embedded `specs/` folder only: schema compilation never touches the
-/// network or the disk.
-struct EmbeddedRetriever;
+/// Serves `$ref`s from the spec's own files only (the embedded `specs/` folder, or the folder a
+/// test gave): schema compilation never touches the network.
+struct SpecRetriever(SpecFiles);
 
-impl jsonschema::Retrieve for EmbeddedRetriever {
+impl jsonschema::Retrieve for SpecRetriever {
     fn retrieve(
         &self,
         uri: &jsonschema::Uri<String>,
@@ -26,8 +26,11 @@ impl jsonschema::Retrieve for EmbeddedRetriever {
             .as_str()
             .strip_prefix(SCHEMA_BASE)
             .ok_or_else(|| format!("schema '{}' is outside specs/", uri.as_str()))?;
-        let text = file_text(path).ok_or_else(|| format!("no schema file specs/{path}"))?;
-        Ok(serde_json::from_str(text)?)
+        let text = self
+            .0
+            .text(path)
+            .ok_or_else(|| format!("no schema file specs/{path}"))?;
+        Ok(serde_json::from_str(&text)?)
     }
 }
 
@@ -43,6 +46,7 @@ pub struct Violation {
 /// The compiled schemas of one API, by file name (optionally with a `#fragment`).
 pub struct SchemaSet {
     api: String,
+    files: SpecFiles,
     formats: &'static [FormatCheck],
     compiled: RwLock<HashMap<String, Arc<jsonschema::Validator>>>,
     /// Parsed schema files, so request paths never re-parse them.
@@ -50,9 +54,10 @@ pub struct SchemaSet {
 }
 
 impl SchemaSet {
-    pub(super) fn new(api: &str, formats: &'static [FormatCheck]) -> Self {
+    pub(super) fn new(api: &str, files: SpecFiles, formats: &'static [FormatCheck]) -> Self {
         Self {
             api: api.to_owned(),
+            files,
             formats,
             compiled: RwLock::default(),
             documents: RwLock::default(),
@@ -74,9 +79,12 @@ impl SchemaSet {
             return Ok(doc);
         }
         let path = format!("{}/schemas/{file}", self.api);
-        let text = file_text(&path).ok_or_else(|| invalid(&path, "no such schema file"))?;
+        let text = self
+            .files
+            .text(&path)
+            .ok_or_else(|| invalid(&path, "no such schema file"))?;
         let doc: Arc<Value> =
-            Arc::new(serde_json::from_str(text).map_err(|e| invalid(&path, e.to_string()))?);
+            Arc::new(serde_json::from_str(&text).map_err(|e| invalid(&path, e.to_string()))?);
         if let Ok(mut m) = self.documents.write() {
             m.insert(file.to_owned(), doc.clone());
         }
@@ -104,7 +112,7 @@ impl SchemaSet {
         let mut options = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
             .with_base_uri(self.base_uri())
-            .with_retriever(EmbeddedRetriever)
+            .with_retriever(SpecRetriever(self.files.clone()))
             .should_validate_formats(true);
         for (format, check) in self.formats {
             options = options.with_format(*format, *check);
