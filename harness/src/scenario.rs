@@ -34,7 +34,7 @@ pub enum Capability {
     Admin,
     /// A second account that authenticates but lacks the API's permission.
     RestrictedUser,
-    /// An AK/SK pair (Huawei signature).
+    /// An AK/SK pair (the spec's `ak-sk` request signature).
     AccessKey,
     /// An IAM token.
     Token,
@@ -146,7 +146,7 @@ pub enum Auth {
     Token,
     /// This token value in the API's token header.
     TokenValue(String),
-    /// A Huawei AK/SK signature with the target's key, optionally tampered with.
+    /// An AK/SK signature with the target's key, optionally tampered with.
     Aksk(AkSkOptions),
 }
 

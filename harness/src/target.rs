@@ -61,7 +61,7 @@ impl Accounts {
     }
 }
 
-/// A live endpoint: the API's base URL (e.g. `https://host:8080/mws`) and accounts.
+/// A live endpoint: the API's base URL (e.g. `https://host:8080/base`) and accounts.
 #[derive(Debug, Clone)]
 pub struct LiveTarget {
     pub url: String,

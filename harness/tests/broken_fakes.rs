@@ -368,6 +368,11 @@ async fn a_time_window_with_other_margins_is_reported() {
 async fn a_gateway_that_ignores_bad_signatures_is_reported() {
     let config = MockConfig::default();
     let key = config.api::<CesConfig>().expect("settings").access_keys[0].clone();
+    let spec = event_mock::apis::spec("cloud-eye-events").expect("the Cloud Eye spec");
+    let profile = spec
+        .auth_scheme("ak-sk")
+        .and_then(event_mock::auth::aksk::Profile::of)
+        .expect("Cloud Eye signs with ak-sk");
     let (_server, target) = ces_fake(
         |_| {},
         move |r| {
@@ -381,15 +386,20 @@ async fn a_gateway_that_ignores_bad_signatures_is_reported() {
                     let body = req.body().clone();
                     let date = req
                         .headers()
-                        .get("x-sdk-date")
+                        .get(profile.date_header.as_str())
                         .and_then(|d| d.to_str().ok())
                         .and_then(|d| {
-                            chrono::NaiveDateTime::parse_from_str(d, "%Y%m%dT%H%M%SZ").ok()
+                            chrono::NaiveDateTime::parse_from_str(
+                                d,
+                                event_mock::auth::aksk::DATE_FORMAT,
+                            )
+                            .ok()
                         })
                         .map(|d| d.and_utc())
                         .unwrap_or_else(chrono::Utc::now);
                     let method = req.method().as_str().to_owned();
                     event_mock::auth::aksk::sign(
+                        &profile,
                         &method,
                         &path,
                         query.as_deref(),

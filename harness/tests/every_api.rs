@@ -179,7 +179,13 @@ fn authorise(mock: &Mock, api: &Api, mut req: Request) -> Request {
             put(&mut req, "host", host);
             let (parts, body) = req.into_parts();
             let mut headers = parts.headers.clone();
+            let profile = api
+                .spec
+                .default_auth()
+                .and_then(event_mock::auth::aksk::Profile::of)
+                .expect("an ak-sk scheme has a signing profile");
             event_mock::auth::aksk::sign(
+                &profile,
                 parts.method.as_str(),
                 parts.uri.path(),
                 parts.uri.query(),

@@ -11,6 +11,54 @@ fn spec_json(api: &str) -> Value {
 }
 
 #[test]
+fn xml_media_types_need_a_mapping_and_named_roots_must_exist() {
+    // A spec that passes the meta-schema but declares XML without a mapping, or a root element
+    // the mapping lacks, is refused when it loads.
+    let dir = std::env::temp_dir().join(format!("spec-repr-{}", std::process::id()));
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/specs/xml-example");
+    let original: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("spec.json")).unwrap()).unwrap();
+    let mut no_mapping = original.clone();
+    no_mapping.as_object_mut().unwrap().remove("xml");
+    let mut unknown_root = original.clone();
+    unknown_root["errors"]["xml_element"] = json!("Fault");
+    let mut not_a_representation = original.clone();
+    not_a_representation["media_types"]["response"] = json!(["text/html"]);
+    for (what, spec, expected) in [
+        ("XML without a mapping", no_mapping, "need an `xml` mapping"),
+        (
+            "an unknown root element",
+            unknown_root,
+            "'Fault' is not a root",
+        ),
+        (
+            "a media type that is neither JSON nor XML",
+            not_a_representation,
+            "neither JSON nor XML",
+        ),
+    ] {
+        let api_dir = dir.join("xml-example");
+        std::fs::create_dir_all(api_dir.join("schemas")).unwrap();
+        for schema in std::fs::read_dir(fixture.join("schemas")).unwrap() {
+            let schema = schema.unwrap().path();
+            std::fs::copy(
+                &schema,
+                api_dir.join("schemas").join(schema.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+        std::fs::write(api_dir.join("spec.json"), spec.to_string()).unwrap();
+        let loaded = spec::load_from(spec::SpecFiles::Dir(dir.clone()), "xml-example", &[]);
+        match loaded {
+            Ok(_) => panic!("a spec with {what} was loaded"),
+            Err(e) => assert!(e.to_string().contains(expected), "{what}: {e}"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn every_spec_validates_against_the_meta_schema() {
     for api in spec::api_ids() {
         check_against_meta_schema(&api, &spec_json(&api)).unwrap_or_else(|e| panic!("{e}"));
@@ -49,6 +97,56 @@ fn the_meta_schema_refuses_broken_specs() {
     let mut bad_status = good.clone();
     bad_status["errors"]["kinds"]["forbidden"]["status"] = json!(200);
     cases.push(("error kind with a success status", bad_status));
+    // The typed model: versioning, auth schemes, media types, the body limit.
+    let mut query_without_name = good.clone();
+    query_without_name["versioning"]
+        .as_object_mut()
+        .unwrap()
+        .remove("name");
+    cases.push((
+        "query versioning without a parameter name",
+        query_without_name,
+    ));
+    let mut integer_versions = good.clone();
+    integer_versions["versioning"]["supported"] = json!([1, 2, 3]);
+    cases.push(("versions that are not strings", integer_versions));
+    let mut unknown_carrier = good.clone();
+    unknown_carrier["versioning"]["in"] = json!("cookie");
+    cases.push((
+        "a version carrier that is not query, accept or path",
+        unknown_carrier,
+    ));
+    let mut unknown_scheme = good.clone();
+    unknown_scheme["auth"][0]["scheme"] = json!("oauth-magic");
+    cases.push(("an unknown auth scheme", unknown_scheme));
+    let mut token_without_header = good.clone();
+    token_without_header["auth"][0] = json!({"scheme": "token"});
+    cases.push(("a token scheme without its header", token_without_header));
+    let mut session_without_login = good.clone();
+    session_without_login["auth"][0] = json!({"scheme": "session", "login_with": "basic", "token_from": {"header": "x"}, "send_as": "bearer"});
+    cases.push((
+        "a session scheme without its login operation",
+        session_without_login,
+    ));
+    let mut session_bad_carrier = good.clone();
+    session_bad_carrier["auth"][0] = json!({"scheme": "session", "login": "login",
+        "login_with": "basic", "token_from": {"header": "x"}, "send_as": "cookie"});
+    cases.push((
+        "a session token carried in an unknown way",
+        session_bad_carrier,
+    ));
+    let mut no_body_limit = good.clone();
+    no_body_limit.as_object_mut().unwrap().remove("body_limit");
+    cases.push(("no body limit", no_body_limit));
+    let mut limit_in_rules = good.clone();
+    limit_in_rules["body_limit"]["max_bytes"] = json!("1 MiB");
+    cases.push(("a body limit that is not a number", limit_in_rules));
+    let mut response_types_as_text = good.clone();
+    response_types_as_text["media_types"]["response"] = json!("application/json");
+    cases.push((
+        "response media types that are not a list",
+        response_types_as_text,
+    ));
     for (what, spec) in cases {
         assert!(
             check_against_meta_schema("test", &spec).is_err(),
@@ -125,4 +223,103 @@ fn a_requirement_without_a_scenario_is_uncovered_and_fails_the_run() {
     );
     assert!(report.is_failure());
     assert!(report.table(120).contains("UNCOVERED"));
+}
+
+/// What names an API: its id, its module folder, its vendor (the first word of its spec's
+/// title) and every header its spec declares (auth schemes, rules).
+fn names_of_apis(root: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join("mock/src/apis"))
+        .expect("mock/src/apis")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    fn headers(value: &Value, out: &mut Vec<String>) {
+        if let Value::Object(map) = value {
+            for (key, v) in map {
+                match v {
+                    Value::String(s) if key == "header" || key.ends_with("_header") => {
+                        out.push(s.clone())
+                    }
+                    Value::Object(inner) if key.ends_with("_headers") => {
+                        out.extend(inner.keys().cloned())
+                    }
+                    _ => headers(v, out),
+                }
+            }
+        } else if let Value::Array(items) = value {
+            items.iter().for_each(|i| headers(i, out));
+        }
+    }
+    for id in event_mock::apis::ids() {
+        let spec = event_mock::apis::spec(id).unwrap();
+        names.push(id.to_owned());
+        if let Some(vendor) = spec.spec.title.split([' ', ',']).next() {
+            names.push(vendor.to_owned());
+        }
+        headers(&spec.raw["auth"], &mut names);
+        headers(&spec.raw["rules"], &mut names);
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[test]
+fn shared_code_names_no_api() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let names = names_of_apis(&root);
+    assert!(names.len() > 6, "too few names to look for: {names:?}");
+    let patterns: Vec<(String, regex::Regex)> = names
+        .iter()
+        .map(|n| {
+            let re = format!(
+                r"(?i)(^|[^A-Za-z0-9_-]){}($|[^A-Za-z0-9_-])",
+                regex::escape(n)
+            );
+            (n.clone(), regex::Regex::new(&re).unwrap())
+        })
+        .collect();
+    // Shared code: everything but the API folders and the registry (mock/src/apis/).
+    let mut files = Vec::new();
+    let mut dirs = vec![
+        root.join("mock/src"),
+        root.join("harness/src"),
+        root.join("xtask/src"),
+    ];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if path.ends_with("mock/src/apis") {
+                continue;
+            }
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 20, "found only {} shared files", files.len());
+    let mut offences = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            for (name, re) in &patterns {
+                if re.is_match(line) {
+                    offences.push(format!(
+                        "{}:{}: names '{name}': {}",
+                        file.strip_prefix(&root).unwrap_or(file).display(),
+                        number + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "shared code names an API (move it into the API's folder or its spec):\n{}",
+        offences.join("\n")
+    );
 }

@@ -11,7 +11,7 @@ use crate::wire::{json_response, Request, Response};
 /// instead of being served.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Fault {
-    /// API id, e.g. `cloud-eye-events`.
+    /// The API id, as the registry lists it.
     pub api: String,
     /// Only requests to this operation id; any operation when absent.
     #[serde(default)]

@@ -21,7 +21,7 @@ use crate::wire::{Reply, Request, Response};
 pub struct Ctx<'a> {
     pub clock: &'a MockClock,
     pub ids: &'a IdGenerator,
-    /// The base path the request came in under (e.g. `/mws` or empty).
+    /// The base path the request came in under (e.g. `/base`, or empty).
     pub base_path: &'a str,
     /// The path below the base path, without the query.
     pub path: &'a str,

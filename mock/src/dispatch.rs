@@ -107,7 +107,7 @@ impl Mock {
         self.api(api).map(|a| a.accounts())
     }
 
-    /// The base path an API is served under by default (e.g. `/mws`).
+    /// The base path an API is served under by default (e.g. `/base`).
     pub fn base_path_of(&self, api: &str) -> Option<&str> {
         self.api(api)
             .and_then(|a| a.base_paths().first().map(String::as_str))

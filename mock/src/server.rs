@@ -62,7 +62,7 @@ impl MockServer {
         format!("http://{}", self.address)
     }
 
-    /// The URL an API is served under by default, e.g. `http://127.0.0.1:PORT/mws`.
+    /// The URL an API is served under by default, e.g. `http://127.0.0.1:PORT/base`.
     pub fn api_url(&self, api: &str) -> Option<String> {
         Some(format!("{}{}", self.url(), self.mock.base_path_of(api)?))
     }

@@ -82,7 +82,7 @@ impl Reply {
         }
     }
 
-    /// Indent the JSON rendering (MWS's `pretty=true`).
+    /// Indent the JSON rendering (for APIs with a `pretty` switch).
     pub fn pretty(mut self, on: bool) -> Self {
         if let ReplyBody::Value { pretty, .. } = &mut self.body {
             *pretty = on;

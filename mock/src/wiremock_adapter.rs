@@ -26,7 +26,7 @@ type ResponseTweak = dyn Fn(&Request, Response) -> Response + Send + Sync;
 ///     .respond_with(event_mock::wiremock_adapter::CoreResponder::new(core))
 ///     .mount(&server)
 ///     .await;
-/// // MWS is now served under {server.uri()}/mws/rest/events
+/// // Every registered API is now served under {server.uri()}, at its base path
 /// # }
 /// ```
 #[derive(Clone)]

@@ -4,11 +4,11 @@
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use event_mock::auth::aksk::{
-    canonical_request, sign, signature, string_to_sign, verify, VerifyError, ALGORITHM,
-    DATE_FORMAT, DATE_HEADER,
+    canonical_request, sign, signature, string_to_sign, verify, Profile, VerifyError, DATE_FORMAT,
 };
 use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 use serde::Deserialize;
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Deserialize)]
 struct Vector {
@@ -36,6 +36,19 @@ struct File {
 /// The SDK sorts repeated query values by their native type (ints numerically); our canonical form
 /// sorts strings. This vector documents that divergence; `verify` still accepts it.
 const INT_LIST_VECTOR: &str = "get_root_path_repeated_int_query";
+
+/// The signature's names as the Cloud Eye spec gives them (its `ak-sk` auth scheme), loaded once.
+fn profile() -> Profile {
+    static PROFILE: OnceLock<Profile> = OnceLock::new();
+    PROFILE
+        .get_or_init(|| {
+            let spec = event_mock::apis::spec("cloud-eye-events").expect("the Cloud Eye spec");
+            spec.auth_scheme("ak-sk")
+                .and_then(Profile::of)
+                .expect("Cloud Eye signs with ak-sk")
+        })
+        .clone()
+}
 
 fn vectors() -> Vec<Vector> {
     let file: File =
@@ -96,6 +109,7 @@ impl Req {
                 .map(|(_, sk)| (*sk).to_owned())
         };
         verify(
+            &profile(),
             &self.method,
             &self.path,
             self.query.as_deref(),
@@ -132,6 +146,7 @@ fn canonical_request_matches_the_sdk() {
     for v in vectors() {
         let headers = header_map(&v.headers);
         let ours = canonical_request(
+            &profile(),
             &v.method,
             &v.path,
             v.query.as_deref(),
@@ -158,9 +173,9 @@ fn canonical_request_matches_the_sdk() {
 #[test]
 fn string_to_sign_and_signature_match_the_sdk() {
     for v in vectors() {
-        let sts = string_to_sign(&v.canonical_request, &v.date);
+        let sts = string_to_sign(&profile(), &v.canonical_request, &v.date);
         assert_eq!(sts, v.string_to_sign, "{}", v.name);
-        assert!(sts.starts_with(&format!("{ALGORITHM}\n{}\n", v.date)));
+        assert!(sts.starts_with(&format!("{}\n{}\n", profile().algorithm, v.date)));
         assert_eq!(
             signature(&v.sk, &v.string_to_sign),
             sdk_signature(&v.authorization),
@@ -175,6 +190,7 @@ fn sign_reproduces_the_sdk_authorization_header() {
     for v in vectors() {
         let mut headers = header_map(&v.sign_input_headers);
         sign(
+            &profile(),
             &v.method,
             &v.path,
             v.query.as_deref(),
@@ -190,7 +206,12 @@ fn sign_reproduces_the_sdk_authorization_header() {
         } else {
             assert_eq!(auth, v.authorization, "{}", v.name);
         }
-        assert_eq!(headers[DATE_HEADER], v.date.as_str(), "{}", v.name);
+        assert_eq!(
+            headers[profile().date_header.as_str()],
+            v.date.as_str(),
+            "{}",
+            v.name
+        );
         // Every header the SDK sent and signed is present with the same (trimmed) value, including the
         // X-Sdk-Content-Sha256 that the signer adds itself for non-JSON bodies.
         let wire = header_map(&v.headers);
@@ -221,6 +242,7 @@ fn verify_accepts_what_sign_produces() {
             .insert("accept", HeaderValue::from_static("*/*"));
         let now = parse_date(&v.date);
         sign(
+            &profile(),
             &req.method,
             &req.path,
             req.query.as_deref(),
@@ -409,11 +431,13 @@ fn unsupported_algorithm() {
     for (alg, value) in [
         (
             "SDK-HMAC-SM3",
-            v.authorization.replace(ALGORITHM, "SDK-HMAC-SM3"),
+            v.authorization
+                .replace(&profile().algorithm, "SDK-HMAC-SM3"),
         ),
         (
             "sdk-hmac-sha256",
-            v.authorization.replace(ALGORITHM, "sdk-hmac-sha256"),
+            v.authorization
+                .replace(&profile().algorithm, "sdk-hmac-sha256"),
         ),
         ("Bearer", "Bearer abc.def".to_owned()),
         ("Basic", "Basic YWRtaW46c2VjcmV0".to_owned()),
@@ -431,7 +455,7 @@ fn unsupported_algorithm() {
 fn missing_and_malformed_date() {
     let v = vector("ces_create_events");
     let mut req = Req::from_vector(&v);
-    req.headers.remove(DATE_HEADER);
+    req.headers.remove(profile().date_header.as_str());
     assert_eq!(check(&v, &req), Err(VerifyError::MissingDate));
 
     for bad in [
@@ -442,7 +466,7 @@ fn missing_and_malformed_date() {
         "",
     ] {
         let mut req = Req::from_vector(&v);
-        req.set(DATE_HEADER, bad);
+        req.set(&profile().date_header, bad);
         assert_eq!(
             check(&v, &req),
             Err(VerifyError::MalformedDate(bad.into())),
@@ -450,8 +474,10 @@ fn missing_and_malformed_date() {
         );
     }
     let mut req = Req::from_vector(&v);
-    req.headers
-        .insert(DATE_HEADER, HeaderValue::from_bytes(b"2026\xff").unwrap());
+    req.headers.insert(
+        HeaderName::from_bytes(profile().date_header.as_bytes()).unwrap(),
+        HeaderValue::from_bytes(b"2026\xff").unwrap(),
+    );
     assert!(matches!(
         check(&v, &req),
         Err(VerifyError::MalformedDate(_))
@@ -491,7 +517,7 @@ fn unknown_access_key() {
 fn signed_header_removed() {
     for v in vectors() {
         for name in &v.signed_headers {
-            if name == DATE_HEADER {
+            if *name == profile().date_header {
                 continue; // removing the date is MissingDate, checked above
             }
             let mut req = Req::from_vector(&v);
@@ -535,7 +561,7 @@ fn tampered_signed_header_values() {
                 HeaderValue::from_bytes(&new).unwrap(),
             );
             let got = check(&v, &req);
-            if name == DATE_HEADER {
+            if *name == profile().date_header {
                 assert!(
                     matches!(got, Err(VerifyError::MalformedDate(_))),
                     "{}",
@@ -552,7 +578,7 @@ fn tampered_signed_header_values() {
     let moved = (parse_date(&v.date) + Duration::seconds(1))
         .format(DATE_FORMAT)
         .to_string();
-    req.set(DATE_HEADER, &moved);
+    req.set(&profile().date_header, &moved);
     assert_eq!(check(&v, &req), Err(VerifyError::BadSignature));
 }
 
@@ -629,9 +655,9 @@ fn an_unsigned_content_sha256_header_cannot_replace_the_body_hash() {
     let mut req = Req::from_vector(&v);
     let original = hex::encode(Sha256::digest(&req.body));
     req.body = b"[{\"swapped\": true}]".to_vec();
-    req.set("x-sdk-content-sha256", &original);
+    req.set(&profile().content_sha256_header, &original);
     assert_eq!(check(&v, &req), Err(VerifyError::BadSignature));
-    req.set("x-sdk-content-sha256", "UNSIGNED-PAYLOAD");
+    req.set(&profile().content_sha256_header, "UNSIGNED-PAYLOAD");
     assert_eq!(check(&v, &req), Err(VerifyError::BadSignature));
 }
 
@@ -649,8 +675,12 @@ fn a_signed_content_hash_must_match_the_body() {
     };
     req.set("host", "127.0.0.1:1");
     req.set("content-type", "application/json");
-    req.set("x-sdk-content-sha256", &hex::encode(Sha256::digest(&body)));
+    req.set(
+        &profile().content_sha256_header,
+        &hex::encode(Sha256::digest(&body)),
+    );
     sign(
+        &profile(),
         &req.method,
         &req.path,
         None,
@@ -688,7 +718,7 @@ fn checks_run_in_the_documented_order() {
 
     // Malformed auth wins over a missing date.
     let mut req = Req::from_vector(&v);
-    req.headers.remove(DATE_HEADER);
+    req.headers.remove(profile().date_header.as_str());
     req.set("authorization", "SDK-HMAC-SHA256 nonsense");
     assert!(matches!(
         req.verify_at(&nobody, date),
@@ -697,7 +727,7 @@ fn checks_run_in_the_documented_order() {
 
     // A missing date wins over an unknown AK.
     let mut req = Req::from_vector(&v);
-    req.headers.remove(DATE_HEADER);
+    req.headers.remove(profile().date_header.as_str());
     assert_eq!(req.verify_at(&nobody, date), Err(VerifyError::MissingDate));
 
     // Skew wins over an unknown AK.

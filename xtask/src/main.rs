@@ -36,7 +36,7 @@ struct ConformanceArgs {
     /// Only this API (repeatable); default: every API under specs/.
     #[arg(long = "api")]
     apis: Vec<String>,
-    /// Base URL of a live implementation of the API, e.g. https://host:8080/mws.
+    /// Base URL of a live implementation of the API, e.g. https://host:8080/base.
     /// Default: the embedded mock.
     #[arg(long)]
     target: Option<String>,
@@ -50,7 +50,7 @@ struct ConformanceArgs {
         hide_env_values = true
     )]
     restricted_credentials: Option<String>,
-    /// A Huawei access key pair for AK/SK signatures, as AK:SK.
+    /// An access key pair for AK/SK signatures, as AK:SK.
     #[arg(long, env = "CONFORMANCE_ACCESS_KEY", hide_env_values = true)]
     access_key: Option<String>,
     /// An access key pair without the API's permission, as AK:SK (enables 403 checks).

@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use event_mock::auth::aksk::Profile;
 use event_mock::spec::AuthScheme;
 
 use super::{label_object, ClientAuth, Outgoing};
@@ -35,6 +36,10 @@ pub async fn sign_request(
     if ak.is_empty() {
         return Err("the target has no access key".into());
     }
+    let scheme = auth.spec.auth_scheme("ak-sk");
+    let profile = scheme
+        .and_then(Profile::of)
+        .ok_or("the API's spec has no ak-sk auth scheme")?;
     let parsed = reqwest::Url::parse(out.url).map_err(|e| e.to_string())?;
     let host = match parsed.port() {
         Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
@@ -53,7 +58,7 @@ pub async fn sign_request(
         put(&mut map, name, value)?;
     }
     // Headers the scheme signs too (e.g. a project id); one whose variable is unknown is left out.
-    if let Some(AuthScheme::AkSk { signed_headers, .. }) = auth.spec.auth_scheme("ak-sk") {
+    if let Some(AuthScheme::AkSk { signed_headers, .. }) = scheme {
         for (name, value) in signed_headers {
             let filled = template(value, vars);
             if !filled.contains("{{") {
@@ -72,6 +77,7 @@ pub async fn sign_request(
         .as_ref()
         .map(|b| template(b, vars).into_bytes());
     event_mock::auth::aksk::sign(
+        &profile,
         out.method.as_str(),
         parsed.path(),
         parsed.query(),

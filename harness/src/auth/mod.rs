@@ -68,12 +68,12 @@ impl<'a> ClientAuth<'a> {
             }
             (Auth::Token, _) => {
                 let token = self.token(true)?;
-                out.headers.push((self.token_header(), token));
+                out.headers.push((self.token_header()?, token));
                 Ok(json!("token"))
             }
             (Auth::TokenValue(value), _) => {
                 out.headers
-                    .push((self.token_header(), template(value, vars)));
+                    .push((self.token_header()?, template(value, vars)));
                 Ok(json!({ "token_value": value }))
             }
             (Auth::Aksk(options), _) => self.sign(options, out, vars).await,
@@ -133,11 +133,12 @@ impl<'a> ClientAuth<'a> {
         Ok(aksk::label(options))
     }
 
-    fn token_header(&self) -> String {
+    /// The header of the spec's token scheme.
+    fn token_header(&self) -> Result<String, String> {
         self.spec
             .token_header()
-            .unwrap_or("X-Auth-Token")
-            .to_owned()
+            .map(str::to_owned)
+            .ok_or_else(|| "the API's spec has no token scheme".to_owned())
     }
 
     fn token(&self, permitted: bool) -> Result<String, String> {

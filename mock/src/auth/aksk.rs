@@ -1,13 +1,16 @@
-//! Huawei Cloud AK/SK request signature `SDK-HMAC-SHA256`: signer and verifier.
+//! AK/SK request signature of the `SDK-HMAC-SHA256` family: signer and verifier.
 //!
-//! Byte-compatible with `huaweicloudsdkcore.signer.signer.Signer` (Python SDK 3.1.x), checked against
-//! vectors produced by that SDK (`mock/tests/data/huawei_sign_vectors.py`). The scheme:
+//! The mechanism is shared; what names it is data. The algorithm name and the date and content-hash
+//! header names come from the API's spec (`auth[].scheme = ak-sk`), read into a [`Profile`]. The
+//! signer is byte-compatible with the vendor SDK that the spec's API documents, checked against vectors
+//! produced by that SDK (the generator script and its JSON output in `mock/tests/data/`, replayed by
+//! `mock/tests/aksk_signature.rs`). The scheme:
 //!
 //! ```text
 //! CanonicalRequest = METHOD \n CanonicalURI \n CanonicalQuery \n CanonicalHeaders \n SignedHeaders \n PayloadHash
-//! StringToSign     = "SDK-HMAC-SHA256" \n X-Sdk-Date \n hex(sha256(CanonicalRequest))
+//! StringToSign     = <algorithm> \n <date header value> \n hex(sha256(CanonicalRequest))
 //! Signature        = hex(hmac_sha256(SK, StringToSign))
-//! Authorization    = SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=<a;b;c>, Signature=<hex>
+//! Authorization    = <algorithm> Access=<AK>, SignedHeaders=<a;b;c>, Signature=<hex>
 //! ```
 //!
 //! SDK details reproduced here (see the report in the tests for the vectors that pin each one):
@@ -16,9 +19,9 @@
 //! - CanonicalQuery: the SDK encodes its own parameters; a verifier decodes what arrived (`+` stays `+`, as
 //!   in Python's `unquote`) and re-encodes the SDK's way, sorted by decoded name, then decoded value.
 //! - CanonicalHeaders: `name:value\n` with the value trimmed like Python's `str.strip()`.
-//! - PayloadHash: an empty body always hashes to sha256(""), even when `X-Sdk-Content-Sha256` is set;
-//!   otherwise the (trimmed) `X-Sdk-Content-Sha256` value, if present, is used literally; otherwise the
-//!   hex sha256 of the exact body bytes.
+//! - PayloadHash: an empty body always hashes to sha256(""), even when the content-hash header is set;
+//!   otherwise the (trimmed) content-hash header value, if present and signed, is used literally;
+//!   otherwise the hex sha256 of the exact body bytes.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -26,12 +29,12 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TY
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 
-pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
-pub const DATE_HEADER: &str = "x-sdk-date";
+use crate::spec::AuthScheme;
+
+/// The format of the date header's value (basic ISO 8601, UTC).
 pub const DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 
-/// Header whose value replaces the payload hash (the SDK sets `UNSIGNED-PAYLOAD` for non-JSON bodies).
-const CONTENT_SHA256_HEADER: &str = "x-sdk-content-sha256";
+/// The content-hash header value that leaves the body unsigned (the SDK sets it for non-JSON bodies).
 const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 /// sha256 of the empty string; the SDK uses it for any empty body.
 const EMPTY_HASH: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -48,6 +51,36 @@ const SDK_QUOTE: &AsciiSet = &NON_ALPHANUMERIC
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The names one API gives the mechanism, from its spec's `ak-sk` auth scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The algorithm name that opens the Authorization header and the string to sign.
+    pub algorithm: String,
+    /// The header carrying the signature date, lower-cased.
+    pub date_header: String,
+    /// The header whose signed value stands in for the body's hash, lower-cased.
+    pub content_sha256_header: String,
+}
+
+impl Profile {
+    /// The profile of an `ak-sk` scheme; `None` for any other scheme.
+    pub fn of(scheme: &AuthScheme) -> Option<Profile> {
+        match scheme {
+            AuthScheme::AkSk {
+                algorithm,
+                date_header,
+                content_sha256_header,
+                ..
+            } => Some(Profile {
+                algorithm: algorithm.clone(),
+                date_header: date_header.to_ascii_lowercase(),
+                content_sha256_header: content_sha256_header.to_ascii_lowercase(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     #[error("no Authorization header")]
@@ -56,11 +89,11 @@ pub enum VerifyError {
     Malformed(String),
     #[error("unsupported algorithm {0}")]
     UnsupportedAlgorithm(String),
-    #[error("no X-Sdk-Date header")]
+    #[error("no date header")]
     MissingDate,
-    #[error("malformed X-Sdk-Date: {0}")]
+    #[error("malformed date header: {0}")]
     MalformedDate(String),
-    #[error("x-sdk-date differs from server time by more than {max_minutes}min")]
+    #[error("the signature date differs from server time by more than {max_minutes}min")]
     Skew { max_minutes: i64 },
     #[error("ak not exist: {0}")]
     UnknownAccessKey(String),
@@ -77,6 +110,7 @@ pub enum VerifyError {
 /// A signed header that is absent from `headers` is rendered as `name:` (the SDK itself would crash);
 /// header values that are not UTF-8 are rendered lossily here, [`verify`] hashes their exact bytes.
 pub fn canonical_request(
+    profile: &Profile,
     method: &str,
     path: &str,
     raw_query: Option<&str>,
@@ -85,12 +119,14 @@ pub fn canonical_request(
     body: &[u8],
 ) -> String {
     let query = canonical_query(raw_query, QueryOrder::NameThenValue);
-    let bytes = canonical_request_bytes(method, path, &query, headers, signed_headers, body);
+    let bytes =
+        canonical_request_bytes(profile, method, path, &query, headers, signed_headers, body);
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-pub fn string_to_sign(canonical_request: &str, sdk_date: &str) -> String {
-    string_to_sign_bytes(canonical_request.as_bytes(), sdk_date)
+/// `algorithm \n date \n hex(sha256(canonical_request))`, `date` being the date header's value as sent.
+pub fn string_to_sign(profile: &Profile, canonical_request: &str, date: &str) -> String {
+    string_to_sign_bytes(profile, canonical_request.as_bytes(), date)
 }
 
 /// Lower-case hex HMAC-SHA256 of `string_to_sign`, keyed with the SK's bytes (no key derivation).
@@ -102,15 +138,18 @@ pub fn signature(sk: &str, string_to_sign: &str) -> String {
     }
 }
 
-/// Sign like the SDK: sets X-Sdk-Date (from `now`) and Authorization on `headers`, signing every header
-/// present (names without '_'), which must already include Host and Content-Type if they are to be signed.
+/// Sign like the SDK: sets the profile's date header (from `now`) and Authorization on `headers`, signing
+/// every header present (names without '_'), which must already include Host and Content-Type if they are
+/// to be signed.
 ///
-/// Like the SDK it also adds `X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD` when Content-Type is set and is not
-/// `application/json*` / `application/bson*`, and rewrites header values to their trimmed form (the SDK
-/// sends what it signed). An existing Authorization header is replaced. If `ak` cannot be carried in a
-/// header value (control characters), no Authorization header is set.
+/// Like the SDK it also sets the content-hash header to `UNSIGNED-PAYLOAD` when Content-Type is set and is
+/// not `application/json*` / `application/bson*`, and rewrites header values to their trimmed form (the
+/// SDK sends what it signed). An existing Authorization header is replaced. If `ak` cannot be carried in a
+/// header value (control characters), no Authorization header is set; a profile header name that is not
+/// a valid header name is not set either.
 #[allow(clippy::too_many_arguments)] // the signature is the public contract other modules call
 pub fn sign(
+    profile: &Profile,
     method: &str,
     path: &str,
     raw_query: Option<&str>,
@@ -122,8 +161,11 @@ pub fn sign(
 ) {
     headers.remove(AUTHORIZATION);
     let date = now.format(DATE_FORMAT).to_string();
-    if let Ok(v) = HeaderValue::from_str(&date) {
-        headers.insert(HeaderName::from_static(DATE_HEADER), v);
+    if let (Ok(name), Ok(value)) = (
+        HeaderName::from_bytes(profile.date_header.as_bytes()),
+        HeaderValue::from_str(&date),
+    ) {
+        headers.insert(name, value);
     }
 
     let content_type = headers
@@ -134,10 +176,9 @@ pub fn sign(
         && !content_type.starts_with(b"application/json")
         && !content_type.starts_with(b"application/bson")
     {
-        headers.insert(
-            HeaderName::from_static(CONTENT_SHA256_HEADER),
-            HeaderValue::from_static(UNSIGNED_PAYLOAD),
-        );
+        if let Ok(name) = HeaderName::from_bytes(profile.content_sha256_header.as_bytes()) {
+            headers.insert(name, HeaderValue::from_static(UNSIGNED_PAYLOAD));
+        }
     }
 
     trim_header_values(headers);
@@ -151,10 +192,11 @@ pub fn sign(
     signed.sort();
 
     let query = canonical_query(raw_query, QueryOrder::NameThenValue);
-    let canonical = canonical_request_bytes(method, path, &query, headers, &signed, body);
-    let sts = string_to_sign_bytes(&canonical, &date);
+    let canonical = canonical_request_bytes(profile, method, path, &query, headers, &signed, body);
+    let sts = string_to_sign_bytes(profile, &canonical, &date);
     let auth = format!(
-        "{ALGORITHM} Access={ak}, SignedHeaders={}, Signature={}",
+        "{} Access={ak}, SignedHeaders={}, Signature={}",
+        profile.algorithm,
         signed.join(";"),
         signature(sk, &sts)
     );
@@ -172,6 +214,7 @@ pub fn sign(
 /// repeated name arrives in another order than the string sort, the wire order of its values is tried too.
 #[allow(clippy::too_many_arguments)] // the signature is the public contract other modules call
 pub fn verify(
+    profile: &Profile,
     method: &str,
     path: &str,
     raw_query: Option<&str>,
@@ -181,8 +224,8 @@ pub fn verify(
     now: DateTime<Utc>,
     max_skew: chrono::Duration,
 ) -> Result<String, VerifyError> {
-    let auth = parse_authorization(headers)?;
-    let (date_str, date) = parse_date(headers)?;
+    let auth = parse_authorization(profile, headers)?;
+    let (date_str, date) = parse_date(profile, headers)?;
 
     let drift = now.signed_duration_since(date);
     if drift > max_skew || -drift > max_skew {
@@ -203,11 +246,11 @@ pub fn verify(
         }
     }
 
-    // The SDK signs an X-Sdk-Content-Sha256 value instead of the body. UNSIGNED-PAYLOAD leaves the body
+    // The SDK signs a content-hash header value instead of the body. UNSIGNED-PAYLOAD leaves the body
     // unsigned by design; any other value is a claimed hash, so hold the body to it — otherwise a
     // captured request could carry a swapped body under its original hash.
     if !body.is_empty() {
-        if let Some(claimed) = signed_content_sha256(headers, &auth.signed_headers) {
+        if let Some(claimed) = signed_content_sha256(profile, headers, &auth.signed_headers) {
             if claimed != UNSIGNED_PAYLOAD.as_bytes() && claimed != sha256_hex(body).as_bytes() {
                 return Err(VerifyError::BadSignature);
             }
@@ -229,9 +272,16 @@ pub fn verify(
 
     let mut ok = false;
     for query in &candidates {
-        let canonical =
-            canonical_request_bytes(method, path, query, headers, &auth.signed_headers, body);
-        let sts = string_to_sign_bytes(&canonical, &date_str);
+        let canonical = canonical_request_bytes(
+            profile,
+            method,
+            path,
+            query,
+            headers,
+            &auth.signed_headers,
+            body,
+        );
+        let sts = string_to_sign_bytes(profile, &canonical, &date_str);
         if let Some(m) = mac(&sk, &sts) {
             // `verify_slice` compares in constant time.
             ok |= m.verify_slice(&provided).is_ok();
@@ -254,7 +304,10 @@ struct Authorization {
     signature: String,
 }
 
-fn parse_authorization(headers: &HeaderMap) -> Result<Authorization, VerifyError> {
+fn parse_authorization(
+    profile: &Profile,
+    headers: &HeaderMap,
+) -> Result<Authorization, VerifyError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let value = values.next().ok_or(VerifyError::Missing)?;
     if values.next().is_some() {
@@ -271,7 +324,7 @@ fn parse_authorization(headers: &HeaderMap) -> Result<Authorization, VerifyError
         Some((a, r)) => (a, r.trim_start_matches([' ', '\t'])),
         None => (s, ""),
     };
-    if algorithm != ALGORITHM {
+    if algorithm != profile.algorithm {
         return Err(VerifyError::UnsupportedAlgorithm(clip(algorithm)));
     }
 
@@ -311,12 +364,15 @@ fn parse_authorization(headers: &HeaderMap) -> Result<Authorization, VerifyError
 /// Returns the date exactly as sent (it goes into the StringToSign verbatim) and its parsed value.
 /// Only the canonical 16-character form is accepted, so that the verbatim string equals what the SDK
 /// would print back with `strftime` (Python's `strptime` would also take e.g. single-digit fields).
-fn parse_date(headers: &HeaderMap) -> Result<(String, DateTime<Utc>), VerifyError> {
-    let mut values = headers.get_all(DATE_HEADER).iter();
+fn parse_date(
+    profile: &Profile,
+    headers: &HeaderMap,
+) -> Result<(String, DateTime<Utc>), VerifyError> {
+    let mut values = headers.get_all(profile.date_header.as_str()).iter();
     let value = values.next().ok_or(VerifyError::MissingDate)?;
     if values.next().is_some() {
         return Err(VerifyError::MalformedDate(
-            "more than one X-Sdk-Date header".into(),
+            "more than one date header".into(),
         ));
     }
     let s = value.to_str().map_err(|_| {
@@ -349,6 +405,7 @@ fn is_lower_hex_sha256(s: &str) -> bool {
 // Canonical request
 
 fn canonical_request_bytes(
+    profile: &Profile,
     method: &str,
     path: &str,
     canonical_query: &str,
@@ -373,12 +430,12 @@ fn canonical_request_bytes(
     out.push(b'\n');
     out.extend_from_slice(signed_headers.join(";").as_bytes());
     out.push(b'\n');
-    out.extend_from_slice(&payload_hash(headers, signed_headers, body));
+    out.extend_from_slice(&payload_hash(profile, headers, signed_headers, body));
     out
 }
 
-fn string_to_sign_bytes(canonical: &[u8], sdk_date: &str) -> String {
-    format!("{ALGORITHM}\n{sdk_date}\n{}", sha256_hex(canonical))
+fn string_to_sign_bytes(profile: &Profile, canonical: &[u8], date: &str) -> String {
+    format!("{}\n{date}\n{}", profile.algorithm, sha256_hex(canonical))
 }
 
 fn mac(sk: &str, string_to_sign: &str) -> Option<HmacSha256> {
@@ -466,23 +523,31 @@ fn header_value(headers: &HeaderMap, name: &str) -> Option<Vec<u8>> {
     out
 }
 
-/// The X-Sdk-Content-Sha256 value, if that header is both present and signed.
-fn signed_content_sha256(headers: &HeaderMap, signed_headers: &[String]) -> Option<Vec<u8>> {
-    if !signed_headers
-        .iter()
-        .any(|h| h.eq_ignore_ascii_case(CONTENT_SHA256_HEADER))
-    {
+/// The content-hash header's value, if that header is both present and signed.
+fn signed_content_sha256(
+    profile: &Profile,
+    headers: &HeaderMap,
+    signed_headers: &[String],
+) -> Option<Vec<u8>> {
+    let name = profile.content_sha256_header.as_str();
+    if !signed_headers.iter().any(|h| h.eq_ignore_ascii_case(name)) {
         return None;
     }
-    header_value(headers, CONTENT_SHA256_HEADER).filter(|v| !v.is_empty())
+    header_value(headers, name).filter(|v| !v.is_empty())
 }
 
-fn payload_hash(headers: &HeaderMap, signed_headers: &[String], body: &[u8]) -> Vec<u8> {
+fn payload_hash(
+    profile: &Profile,
+    headers: &HeaderMap,
+    signed_headers: &[String],
+    body: &[u8],
+) -> Vec<u8> {
     if body.is_empty() {
         return EMPTY_HASH.as_bytes().to_vec();
     }
-    // Only a signed X-Sdk-Content-Sha256 may stand in for the body hash; the SDK always signs it.
-    signed_content_sha256(headers, signed_headers).unwrap_or_else(|| sha256_hex(body).into_bytes())
+    // Only a signed content-hash header may stand in for the body hash; the SDK always signs it.
+    signed_content_sha256(profile, headers, signed_headers)
+        .unwrap_or_else(|| sha256_hex(body).into_bytes())
 }
 
 /// Python's `str.isspace()`: Unicode White_Space plus the separators U+001C..U+001F.
@@ -530,6 +595,93 @@ fn trim_header_values(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Names no vendor uses: the mechanism must not care.
+    fn test_profile() -> Profile {
+        Profile {
+            algorithm: "SDK-HMAC-SHA256".into(),
+            date_header: "x-test-date".into(),
+            content_sha256_header: "x-test-content-sha256".into(),
+        }
+    }
+
+    #[test]
+    fn profile_comes_from_an_ak_sk_scheme_with_lower_case_headers() {
+        let scheme = AuthScheme::AkSk {
+            algorithm: "ACME-HMAC-SHA256".into(),
+            date_header: "X-Acme-Date".into(),
+            content_sha256_header: "X-Acme-Content-Sha256".into(),
+            signed_headers: Default::default(),
+        };
+        assert_eq!(
+            Profile::of(&scheme),
+            Some(Profile {
+                algorithm: "ACME-HMAC-SHA256".into(),
+                date_header: "x-acme-date".into(),
+                content_sha256_header: "x-acme-content-sha256".into(),
+            })
+        );
+        assert_eq!(Profile::of(&AuthScheme::Basic { realm: None }), None);
+        assert_eq!(
+            Profile::of(&AuthScheme::Token {
+                header: "X-Token".into(),
+                max_length: None,
+            }),
+            None
+        );
+    }
+
+    #[test]
+    fn sign_and_verify_use_the_profile_names() {
+        let acme = Profile {
+            algorithm: "ACME-HMAC-SHA256".into(),
+            date_header: "x-acme-date".into(),
+            content_sha256_header: "x-acme-content-sha256".into(),
+        };
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("host", HeaderValue::from_static("localhost"));
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        sign(&acme, "PUT", "/a", None, &mut h, b"body", "AK", "SK", now);
+        assert_eq!(
+            h["x-acme-date"],
+            now.format(DATE_FORMAT).to_string().as_str()
+        );
+        assert_eq!(h["x-acme-content-sha256"], UNSIGNED_PAYLOAD);
+        let auth = h[AUTHORIZATION].to_str().unwrap();
+        assert!(
+            auth.starts_with(
+                "ACME-HMAC-SHA256 Access=AK, \
+                 SignedHeaders=content-type;host;x-acme-content-sha256;x-acme-date, Signature="
+            ),
+            "{auth}"
+        );
+        let secret = |ak: &str| (ak == "AK").then(|| "SK".to_owned());
+        let check = |p: &Profile| {
+            verify(
+                p,
+                "PUT",
+                "/a",
+                None,
+                &h,
+                b"body",
+                &secret,
+                now,
+                chrono::Duration::minutes(15),
+            )
+        };
+        assert_eq!(check(&acme), Ok("AK".into()));
+        // Another profile's algorithm or date header does not match.
+        assert_eq!(
+            check(&test_profile()),
+            Err(VerifyError::UnsupportedAlgorithm("ACME-HMAC-SHA256".into()))
+        );
+        let other_date = Profile {
+            date_header: "x-other-date".into(),
+            ..acme.clone()
+        };
+        assert_eq!(check(&other_date), Err(VerifyError::MissingDate));
+    }
 
     #[test]
     fn quote_matches_python_safe_tilde() {
@@ -610,18 +762,19 @@ mod tests {
     #[test]
     fn payload_hash_rules() {
         let mut h = HeaderMap::new();
-        let signed = vec![CONTENT_SHA256_HEADER.to_owned()];
-        assert_eq!(payload_hash(&h, &signed, b""), EMPTY_HASH.as_bytes());
+        let p = test_profile();
+        let signed = vec![p.content_sha256_header.clone()];
+        assert_eq!(payload_hash(&p, &h, &signed, b""), EMPTY_HASH.as_bytes());
         assert_eq!(sha256_hex(b""), EMPTY_HASH);
         h.insert(
-            CONTENT_SHA256_HEADER,
+            HeaderName::from_bytes(p.content_sha256_header.as_bytes()).unwrap(),
             HeaderValue::from_static(" UNSIGNED-PAYLOAD "),
         );
         // An empty body wins over the header, as in the SDK.
-        assert_eq!(payload_hash(&h, &signed, b""), EMPTY_HASH.as_bytes());
-        assert_eq!(payload_hash(&h, &signed, b"x"), b"UNSIGNED-PAYLOAD");
+        assert_eq!(payload_hash(&p, &h, &signed, b""), EMPTY_HASH.as_bytes());
+        assert_eq!(payload_hash(&p, &h, &signed, b"x"), b"UNSIGNED-PAYLOAD");
         // Not signed: the header cannot replace the body hash.
-        assert_eq!(payload_hash(&h, &[], b"x"), sha256_hex(b"x").as_bytes());
+        assert_eq!(payload_hash(&p, &h, &[], b"x"), sha256_hex(b"x").as_bytes());
     }
 
     #[test]
@@ -640,13 +793,13 @@ mod tests {
         let parse = |v: &str| {
             let mut h = HeaderMap::new();
             h.insert(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
-            parse_authorization(&h)
+            parse_authorization(&test_profile(), &h)
         };
         assert_eq!(
-            parse("SDK-HMAC-SHA256 Access=AK, SignedHeaders=host;x-sdk-date, Signature=ab"),
+            parse("SDK-HMAC-SHA256 Access=AK, SignedHeaders=host;x-test-date, Signature=ab"),
             Ok(Authorization {
                 access: "AK".into(),
-                signed_headers: vec!["host".into(), "x-sdk-date".into()],
+                signed_headers: vec!["host".into(), "x-test-date".into()],
                 signature: "ab".into(),
             })
         );
@@ -711,8 +864,8 @@ mod tests {
     fn date_must_be_canonical() {
         let parse = |v: &str| {
             let mut h = HeaderMap::new();
-            h.insert(DATE_HEADER, HeaderValue::from_str(v).unwrap());
-            parse_date(&h).map(|(s, _)| s)
+            h.insert("x-test-date", HeaderValue::from_str(v).unwrap());
+            parse_date(&test_profile(), &h).map(|(s, _)| s)
         };
         assert_eq!(parse("20261122T024851Z"), Ok("20261122T024851Z".into()));
         for bad in [

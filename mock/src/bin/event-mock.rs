@@ -5,7 +5,7 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(
     name = "event-mock",
-    about = "Mock server for event-reporting APIs (MWS events v3, ...)"
+    about = "Mock server for event-reporting APIs (every API of the registry)"
 )]
 struct Cli {
     #[command(flatten)]

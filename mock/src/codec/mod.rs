@@ -275,11 +275,11 @@ mod tests {
         assert!(covers("application/*", "application/json"));
         assert!(covers(
             "application/*+xml",
-            "application/vnd.vmware.admin.event+xml"
+            "application/vnd.example.event+xml"
         ));
         assert!(!covers(
             "application/*+xml",
-            "application/vnd.vmware.admin.event+json"
+            "application/vnd.example.event+json"
         ));
         assert!(!covers("text/*", "application/json"));
         assert!(!covers("application/json", "application/xml"));
@@ -292,7 +292,7 @@ mod tests {
             Some(Representation::Json)
         );
         assert_eq!(
-            Representation::of("application/vnd.vmware.admin.event+xml;version=39.0"),
+            Representation::of("application/vnd.example.event+xml;version=39.0"),
             Some(Representation::Xml)
         );
         assert_eq!(Representation::of("text/plain"), None);

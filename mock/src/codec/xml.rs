@@ -19,7 +19,7 @@
 //!   or `json` (the text is a JSON document). Non-string scalars ignore surrounding whitespace.
 //!
 //! ```json
-//! {"namespace": "http://www.vmware.com/vcloud/v1.5",
+//! {"namespace": "urn:example:events",
 //!  "roots": {"Error": "ErrorType"},
 //!  "types": {"ErrorType": {
 //!     "attributes": ["message", {"name": "majorErrorCode", "scalar": "integer"}],
@@ -41,7 +41,7 @@
 //!   text where the type has none, a non-repeated element given twice, and text that is not a
 //!   valid scalar. `xmlns`/`xmlns:*` declarations and attributes in the XML Schema instance
 //!   namespace (`xsi:schemaLocation`, `xsi:type`) are ignored. Prefixes are resolved properly,
-//!   so `<vcloud:Event xmlns:vcloud="...">` is the same as `<Event xmlns="...">`.
+//!   so `<ev:Event xmlns:ev="...">` is the same as `<Event xmlns="...">`.
 //! - Anything that is not UTF-8 ([`XmlError::NotUtf8`]), including a declaration naming another
 //!   encoding. A UTF-8 byte order mark is allowed.
 //! - Size ([`XmlLimits`], all configurable): nesting deeper than `max_depth` (64), an attribute
@@ -80,7 +80,7 @@ const MESSAGE_CHARS: usize = 300;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct XmlMapping {
-    /// Default namespace of every element (e.g. `http://www.vmware.com/vcloud/v1.5`).
+    /// Default namespace of every element (e.g. `urn:example:events`).
     pub namespace: String,
     /// Root element name -> type name, e.g. {"AuditEvent": "AuditEventType", "Error": "ErrorType"}.
     pub roots: BTreeMap<String, String>,

@@ -1,7 +1,6 @@
-//! MongoDB query semantics (filter, sort, relaxed JSON) used by the MWS events API.
-//!
-//! MWS forwards its `query` and `sort` URL parameters to MongoDB, so the mock reproduces the
-//! MongoDB manual's semantics over `serde_json::Value` documents:
+//! MongoDB query semantics (filter, sort, relaxed JSON), for APIs that forward their query and
+//! sort parameters to MongoDB. The mock reproduces the MongoDB manual's semantics over
+//! `serde_json::Value` documents:
 //!
 //! - [`parse_relaxed_json`] reads the parameters the way the Java driver does (unquoted keys,
 //!   single quotes), keeping integers as integers and bounding nesting without recursion.
@@ -13,8 +12,9 @@
 //!   < objects < arrays < booleans), using an array's smallest element for ascending keys and
 //!   its largest for descending ones, stably.
 //!
-//! The golden table `specs/mws-events/query-golden.json` pins the semantics, including the
-//! edges where popular reimplementations (mongomock, sift, mingo) disagree with MongoDB.
+//! A golden table in the specs (`query-golden.json`, run by `mock/tests/mongo_golden.rs`) pins
+//! the semantics, including the edges where popular reimplementations (mongomock, sift, mingo)
+//! disagree with MongoDB.
 
 mod filter;
 mod order;

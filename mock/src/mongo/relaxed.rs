@@ -1,4 +1,4 @@
-//! Mongo-shell-style relaxed JSON, as MWS accepts in `query` and `sort` parameters.
+//! Mongo-shell-style relaxed JSON, as APIs that take MongoDB queries in their parameters accept it.
 //!
 //! Accepted beyond strict JSON: unquoted keys (`{code:33554946}`, `{a.b:1}`, `{$gt:1}`),
 //! single-quoted strings, and a trailing comma before `}` or `]`. Integers stay integers.

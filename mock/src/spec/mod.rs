@@ -33,7 +33,7 @@ pub fn api_ids() -> Vec<String> {
     ids
 }
 
-/// Text of an embedded file under `specs/`, e.g. `mws-events/spec.json`.
+/// Text of an embedded file under `specs/`, e.g. `<api>/spec.json`.
 pub fn file_text(path: &str) -> Option<&'static str> {
     SPECS_DIR.get_file(path)?.contents_utf8()
 }
@@ -47,7 +47,7 @@ pub enum SpecFiles {
 }
 
 impl SpecFiles {
-    /// The text of `path` below the specs folder, e.g. `mws-events/schemas/error.json`.
+    /// The text of `path` below the specs folder, e.g. `<api>/schemas/error.json`.
     pub fn text(&self, path: &str) -> Option<String> {
         match self {
             SpecFiles::Embedded => file_text(path).map(str::to_owned),

@@ -67,11 +67,11 @@ pub struct Versioning {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(tag = "in", rename_all = "snake_case")]
 pub enum VersionCarrier {
-    /// A query parameter, e.g. MWS's `api-version=3`.
+    /// A query parameter, e.g. `?api-version=3`.
     Query { name: String },
-    /// A parameter of the `Accept` media type, e.g. VCD's `Accept: application/*+xml;version=39.0`.
+    /// A parameter of the `Accept` media type, e.g. `Accept: application/*+xml;version=39.0`.
     Accept { parameter: String },
-    /// A path parameter of the operations' templates, e.g. vSphere's `/sdk/vim25/{release}/...`.
+    /// A path parameter of the operations' templates, e.g. `/{release}/...`.
     Path { parameter: String },
 }
 
@@ -81,7 +81,7 @@ pub enum VersionMatch {
     /// The text must equal a supported version (after trimming).
     #[default]
     Exact,
-    /// Integers compare by value (`03` is `3`), as a servlet's `Integer.parseInt` does.
+    /// Integers compare by value (`03` is `3`), as Java's `Integer.parseInt` does.
     Integer,
 }
 
@@ -157,6 +157,10 @@ pub enum AuthScheme {
     AkSk {
         /// The signing algorithm, e.g. `SDK-HMAC-SHA256`.
         algorithm: String,
+        /// The header that carries the signature date.
+        date_header: String,
+        /// The header whose signed value stands in for the body's hash.
+        content_sha256_header: String,
         /// Headers a client adds to what it signs: name -> template (`{{project_id}}`).
         #[serde(default)]
         signed_headers: BTreeMap<String, String>,
@@ -203,16 +207,16 @@ pub struct SessionScheme {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoginCredentials {
-    /// HTTP Basic on the login request (VCD: `user@org:password`).
+    /// HTTP Basic on the login request (the user may carry a tenant, `user@org`).
     Basic,
-    /// A JSON body template with `{{user}}` and `{{password}}` (vSphere's `Login`).
+    /// A JSON body template with `{{user}}` and `{{password}}`.
     Body(Value),
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenSource {
-    /// A response header, e.g. `vmware-api-session-id` or `x-vcloud-authorization`.
+    /// A response header.
     Header(String),
     /// A JSON pointer into the response body.
     Pointer(String),
@@ -326,7 +330,7 @@ pub struct Envelope {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ErrorKind {
     pub status: u16,
-    /// The vendor's error code (e.g. ces.0014).
+    /// The vendor's error code.
     #[serde(default)]
     pub code: Option<String>,
     /// The vendor's message text (one), for envelopes with a single message.

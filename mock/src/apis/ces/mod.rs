@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api::{self, Account, Api, Credential, Ctx, Registration};
-use crate::auth::aksk::{self, VerifyError};
+use crate::auth::aksk::{self, Profile, VerifyError};
 use crate::config::MockConfig;
 use crate::errors::{self, ApiError};
 use crate::spec::{self, BodyError, LoadedSpec, Operation, Routed, SpecError};
@@ -124,6 +124,8 @@ pub struct CesApi {
     sub_event: SubEventRule,
     request_id_header: HeaderName,
     request_id: RequestIdRule,
+    /// The names of the spec's `ak-sk` signature.
+    signing: Profile,
     max_skew: chrono::Duration,
     gateway_messages: GatewayMessages,
     body_limit: usize,
@@ -163,6 +165,10 @@ impl CesApi {
         }
         let request_id: RequestIdRule = spec.rule("request_id")?;
         let signature: SignatureRule = spec.rule("signature")?;
+        let signing = spec
+            .auth_scheme("ak-sk")
+            .and_then(Profile::of)
+            .ok_or_else(|| config_error("the spec has no ak-sk auth scheme"))?;
         if let Some(envelope) = &cfg.error_envelope {
             if !spec.spec.errors.envelopes.contains_key(envelope) {
                 return Err(config_error(format!("unknown error envelope '{envelope}'")));
@@ -179,6 +185,7 @@ impl CesApi {
             request_id_header: HeaderName::try_from(request_id.header.as_str())
                 .map_err(|e| config_error(e.to_string()))?,
             request_id,
+            signing,
             max_skew: chrono::Duration::minutes(signature.max_skew_minutes),
             gateway_messages: signature.messages,
             body_limit: cfg.max_body_bytes.unwrap_or(spec.spec.body_limit.max_bytes),
@@ -238,6 +245,7 @@ impl CesApi {
                 .map(|k| k.sk.clone())
         };
         let verified = aksk::verify(
+            &self.signing,
             req.method().as_str(),
             req.uri().path(),
             req.uri().query(),
