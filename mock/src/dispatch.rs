@@ -232,10 +232,6 @@ fn encode(api: &dyn Api, req: &Request, path: &str, reply: Reply) -> Response {
     } = reply;
     let (bytes, content_type) = match body {
         ReplyBody::Empty => (Bytes::new(), None),
-        ReplyBody::Raw {
-            bytes,
-            content_type,
-        } => (bytes, Some(content_type)),
         ReplyBody::Value {
             value,
             error,

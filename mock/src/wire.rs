@@ -43,8 +43,6 @@ pub enum ReplyBody {
         error: bool,
         pretty: bool,
     },
-    /// Bytes sent as they are, with their own media type (e.g. a log file as text).
-    Raw { bytes: Bytes, content_type: String },
 }
 
 impl Reply {
