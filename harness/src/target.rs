@@ -107,21 +107,44 @@ impl Target {
     /// The target's clock in epoch milliseconds: its control plane's clock when it has one (a
     /// frozen mock), else this machine's.
     pub async fn now_ms(&self, client: &reqwest::Client) -> i64 {
-        if let Some(admin) = &self.admin_url {
-            if let Ok(resp) = client.get(format!("{admin}/clock")).send().await {
-                if let Ok(body) = resp.json::<Value>().await {
-                    if let Some(ms) = body.get("now_ms").and_then(Value::as_i64) {
-                        return ms;
-                    }
-                }
-            }
-        }
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
+        self.clock_reading(client, "now_ms").await
     }
 
+    /// The instant the target checks request signatures against: the mock clock when its
+    /// control plane says signatures use it (`"signature_clock": "mock"`), else real time.
+    pub async fn signature_now_ms(&self, client: &reqwest::Client) -> i64 {
+        match self.clock_state(client).await {
+            Some(state) if state.get("signature_clock") == Some(&Value::from("mock")) => state
+                .get("now_ms")
+                .and_then(Value::as_i64)
+                .unwrap_or_else(local_ms),
+            _ => local_ms(),
+        }
+    }
+
+    async fn clock_reading(&self, client: &reqwest::Client, field: &str) -> i64 {
+        self.clock_state(client)
+            .await
+            .and_then(|state| state.get(field).and_then(Value::as_i64))
+            .unwrap_or_else(local_ms)
+    }
+
+    async fn clock_state(&self, client: &reqwest::Client) -> Option<Value> {
+        let admin = self.admin_url.as_ref()?;
+        let resp = client.get(format!("{admin}/clock")).send().await.ok()?;
+        resp.json::<Value>().await.ok()
+    }
+}
+
+/// This machine's clock in epoch milliseconds.
+fn local_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Target {
     /// The target for a freshly started embedded mock: the accounts the mock lists for `api`,
     /// and the variables its permitted accounts bring (e.g. a project id).
     pub fn embedded(server: &MockServer, api: &str, config: &MockConfig) -> Target {

@@ -193,7 +193,7 @@ fn authorise(mock: &Mock, api: &Api, mut req: Request) -> Request {
                 &body,
                 ak,
                 sk,
-                mock.clock().now(),
+                mock.signature_now(),
             );
             let mut req = Request::from_parts(parts, body);
             *req.headers_mut() = headers;

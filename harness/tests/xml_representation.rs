@@ -22,7 +22,7 @@ use event_mock::auth::basic_credentials;
 use event_mock::errors::{self, ApiError};
 use event_mock::spec::{self, BodyError, LoadedSpec, Routed, SpecFiles};
 use event_mock::store::Store;
-use event_mock::wire::{json_response, path_param, public_origin, Reply, Request, Response};
+use event_mock::wire::{json_response, path_param, Reply, Request, Response};
 use event_mock::{Mock, MockConfig, MockServer};
 
 const API: &str = "xml-example";
@@ -99,7 +99,7 @@ impl AuditEvents {
             Err(e) => return self.error("internal", &e.to_string()),
         }
         let uuid = ctx.ids.random_chars(b"0123456789abcdef", 32);
-        let origin = public_origin(req, ctx.public_scheme);
+        let origin = ctx.public_origin().to_owned();
         let text = |name: &str| event.get(name).cloned().unwrap_or(Value::Null);
         let audit = json!({
             "href": format!("{origin}/api/admin/event/{uuid}"),

@@ -79,6 +79,8 @@ impl Faults {
 pub(crate) trait Controls {
     fn api_ids(&self) -> Vec<&str>;
     fn clock(&self) -> &MockClock;
+    /// The clock request signatures are checked against (real time unless configured).
+    fn signature_clock(&self) -> crate::config::SignatureClock;
     fn reset(&self);
     fn faults(&self) -> Vec<Fault>;
     fn add_fault(&self, fault: Fault) -> Result<(), String>;
@@ -145,7 +147,8 @@ fn clock_state(mock: &dyn Controls) -> Response {
     let now = mock.clock().now();
     json_response(
         StatusCode::OK,
-        &json!({"now": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), "now_ms": now.timestamp_millis(), "frozen": mock.clock().is_frozen()}),
+        &json!({"now": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), "now_ms": now.timestamp_millis(), "frozen": mock.clock().is_frozen(),
+                "signature_clock": mock.signature_clock()}),
         false,
     )
 }
@@ -190,16 +193,25 @@ impl ClockCommand {
                 _ => None,
             }
             .ok_or("freeze takes RFC 3339 text or epoch milliseconds")?;
-            clock.freeze(instant);
+            clock.freeze(instant).map_err(|e| e.to_string())?;
         }
+        // Durations beyond chrono's range are refused like any other move out of range.
+        let duration = |ms: i64| {
+            chrono::Duration::try_milliseconds(ms)
+                .ok_or_else(|| crate::clock::OutOfRange.to_string())
+        };
         if let Some(ms) = self.advance_ms {
-            clock.advance(chrono::Duration::milliseconds(ms));
+            clock.advance(duration(ms)?).map_err(|e| e.to_string())?;
         }
         if let Some(ms) = self.offset_ms {
-            clock.run_with_offset(chrono::Duration::milliseconds(ms));
+            clock
+                .run_with_offset(duration(ms)?)
+                .map_err(|e| e.to_string())?;
         }
         if self.system == Some(true) {
-            clock.run_with_offset(chrono::Duration::zero());
+            clock
+                .run_with_offset(chrono::Duration::zero())
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::clock::MockClock;
-use crate::config::MockConfig;
+use crate::config::{MockConfig, SignatureClock};
 use crate::errors::{self, ApiError};
 use crate::ids::IdGenerator;
 use crate::spec::{FormatCheck, LoadedSpec, Routed, SpecError};
@@ -25,7 +25,25 @@ pub struct Ctx<'a> {
     pub base_path: &'a str,
     /// The path below the base path, without the query.
     pub path: &'a str,
-    pub public_scheme: &'a str,
+    /// The configured public URL (no trailing slash), if any.
+    pub public_url: Option<&'a str>,
+    pub signature_clock: SignatureClock,
+}
+
+impl Ctx<'_> {
+    /// `scheme://host[:port]` for absolute URLs in answers: the configured public URL (the
+    /// server's bound address by default), never the client's `Host` header.
+    pub fn public_origin(&self) -> &str {
+        self.public_url.unwrap_or("http://localhost")
+    }
+
+    /// The instant request signatures are checked against.
+    pub fn signature_now(&self) -> chrono::DateTime<chrono::Utc> {
+        match self.signature_clock {
+            SignatureClock::Real => chrono::Utc::now(),
+            SignatureClock::Mock => self.clock.now(),
+        }
+    }
 }
 
 /// One vendor API implemented by the mock.

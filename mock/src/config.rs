@@ -21,8 +21,19 @@ pub struct MockConfig {
     pub frozen_clock: Option<DateTime<Utc>>,
     /// Serve the control plane under `/__admin`.
     pub admin: bool,
-    /// Scheme used to build absolute URLs (Location headers) from the Host header.
-    pub public_scheme: String,
+    /// The absolute URL clients reach the mock at (`https://mock.example:8443`), used for
+    /// absolute URLs in answers such as `Location`. The server sets its bound address when
+    /// this is absent; the sans-IO core without either falls back to `http://localhost`.
+    pub public_url: Option<String>,
+    /// A secret every `/__admin` request must carry (`Authorization: Bearer <token>` or
+    /// `X-Admin-Token`). Without one, the server serves the control plane on loopback binds only.
+    pub admin_token: Option<String>,
+    /// Host names the control plane accepts besides loopback names and the public URL's host
+    /// (against DNS rebinding).
+    pub admin_hosts: Vec<String>,
+    /// The clock request signatures are checked against: real time by default, so a client
+    /// signing with its own clock keeps working while a test freezes the mock clock.
+    pub signature_clock: SignatureClock,
     /// Each API's own settings, by API id (see [`ApiConfig`]); an API without an entry uses
     /// its defaults.
     pub per_api: BTreeMap<String, Value>,
@@ -35,10 +46,24 @@ impl Default for MockConfig {
             id_seed: None,
             frozen_clock: None,
             admin: true,
-            public_scheme: "http".into(),
+            public_url: None,
+            admin_token: None,
+            admin_hosts: Vec::new(),
+            signature_clock: SignatureClock::Real,
             per_api: BTreeMap::new(),
         }
     }
+}
+
+/// Which clock request signatures (AK/SK dates) are checked against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureClock {
+    /// This machine's time, whatever the mock clock says.
+    #[default]
+    Real,
+    /// The mock clock (frozen or offset with it).
+    Mock,
 }
 
 /// The settings of one API, kept in its own folder.

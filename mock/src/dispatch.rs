@@ -85,6 +85,11 @@ impl Mock {
         &self.clock
     }
 
+    /// The instant request signatures are checked against (real time unless configured).
+    pub fn signature_now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.ctx("", "").signature_now()
+    }
+
     pub fn ids(&self) -> &IdGenerator {
         &self.ids
     }
@@ -166,7 +171,8 @@ impl Mock {
             ids: &self.ids,
             base_path,
             path,
-            public_scheme: &self.config.public_scheme,
+            public_url: self.config.public_url.as_deref(),
+            signature_clock: self.config.signature_clock,
         }
     }
 
@@ -197,6 +203,10 @@ impl Controls for Mock {
 
     fn clock(&self) -> &MockClock {
         &self.clock
+    }
+
+    fn signature_clock(&self) -> crate::config::SignatureClock {
+        self.config.signature_clock
     }
 
     fn reset(&self) {

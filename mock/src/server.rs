@@ -35,14 +35,25 @@ impl MockServer {
         Self::bind(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
     }
 
-    pub async fn bind(config: MockConfig, address: SocketAddr) -> std::io::Result<Self> {
+    /// Bind `address`, then serve the APIs `config` names. Absolute URLs in answers use
+    /// `config.public_url`, or the bound address when it is absent.
+    pub async fn bind(mut config: MockConfig, address: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(address).await?;
+        let address = listener.local_addr()?;
+        if config.public_url.is_none() {
+            config.public_url = Some(format!("http://{address}"));
+        }
         let mock = Arc::new(Mock::new(config).map_err(std::io::Error::other)?);
-        Self::serve(mock, address).await
+        Self::listen(mock, listener)
     }
 
     /// Serve a mock built by hand (e.g. [`Mock::with_apis`]) on `address`.
     pub async fn serve(mock: Arc<Mock>, address: SocketAddr) -> std::io::Result<Self> {
         let listener = TcpListener::bind(address).await?;
+        Self::listen(mock, listener)
+    }
+
+    fn listen(mock: Arc<Mock>, listener: TcpListener) -> std::io::Result<Self> {
         let address = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(accept_loop(listener, mock.clone(), stopped));

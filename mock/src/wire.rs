@@ -165,15 +165,3 @@ pub fn path_param<'a>(params: &[(&str, &'a str)], name: &str) -> &'a str {
         .map(|(_, v)| *v)
         .unwrap_or_default()
 }
-
-/// `scheme://host[:port]` of the request, for absolute URLs in answers.
-pub fn public_origin(req: &Request, scheme: &str) -> String {
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
-        .unwrap_or_else(|| "localhost".into());
-    format!("{scheme}://{host}")
-}

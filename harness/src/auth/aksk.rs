@@ -69,7 +69,7 @@ pub async fn sign_request(
     for (name, value) in &options.signed_headers {
         put(&mut map, name, &template(value, vars))?;
     }
-    let now_ms = auth.target.now_ms(auth.client).await + options.skew_ms;
+    let now_ms = auth.target.signature_now_ms(auth.client).await + options.skew_ms;
     let now = chrono::DateTime::from_timestamp_millis(now_ms)
         .ok_or("the target's clock is out of range")?;
     let signed_body = options

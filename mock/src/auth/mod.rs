@@ -5,6 +5,13 @@ pub mod aksk;
 
 use http::{header, HeaderMap};
 
+/// Compare a presented secret (password, token) with the stored one in constant time, so the
+/// answer's timing tells nothing about how much of it was right.
+pub fn secrets_equal(presented: &str, stored: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    presented.as_bytes().ct_eq(stored.as_bytes()).into()
+}
+
 /// `Authorization: Basic ...` decoded to (user, password); `None` if absent or malformed.
 pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     use base64::Engine as _;

@@ -252,7 +252,7 @@ impl CesApi {
             req.headers(),
             req.body(),
             &secret_for,
-            ctx.clock.now(),
+            ctx.signature_now(),
             self.max_skew,
         );
         let texts = &self.gateway_messages;

@@ -22,8 +22,8 @@ use crate::mongo::{parse_relaxed_json, Filter, SortSpec};
 use crate::spec::{BodyError, LoadedSpec, Operation, Routed, SpecError};
 use crate::store::Store;
 use crate::wire::{
-    exceeds_body_limit, json_response, param, path_param, public_origin, query_pairs,
-    text_response, Reply, Request, Response,
+    exceeds_body_limit, json_response, param, path_param, query_pairs, text_response, Reply,
+    Request, Response,
 };
 
 use config::{MwsConfig, MwsFlags, TotalCount, User};
@@ -434,11 +434,7 @@ impl MwsApi {
             .operation("getEvent")
             .map(|get| get.fill_path(&[("id", &id)]))
             .unwrap_or_default();
-        let location = format!(
-            "{}{}{item_path}",
-            public_origin(req, ctx.public_scheme),
-            ctx.base_path
-        );
+        let location = format!("{}{}{item_path}", ctx.public_origin(), ctx.base_path);
         Ok(Reply::value(
             StatusCode::CREATED,
             render(&stored, View::Created, &self.rules),
