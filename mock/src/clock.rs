@@ -60,7 +60,7 @@ impl MockClock {
             Mode::System { offset } => clamp(
                 Utc::now()
                     .checked_add_signed(offset)
-                    .unwrap_or_else(|| latest()),
+                    .unwrap_or_else(latest),
             ),
             Mode::Frozen(at) => at,
         }
