@@ -410,6 +410,8 @@ fn every_api_answers_hostile_requests_in_its_own_envelope_without_panicking() {
         );
         // Credentials work, so requests reach the operations, not only the auth check.
         assert!(successes > 50, "{id}: only {successes} requests succeeded");
+        // Nothing reached the panic backstop: every answer came from code written for it.
+        assert_eq!(mock.panics_caught(), 0, "{id}: the backstop caught a panic");
     }
 }
 

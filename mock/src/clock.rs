@@ -57,11 +57,9 @@ impl MockClock {
     pub fn now(&self) -> DateTime<Utc> {
         match *self.lock() {
             // The offset was checked when it was set; clamping keeps any later wall time in range.
-            Mode::System { offset } => clamp(
-                Utc::now()
-                    .checked_add_signed(offset)
-                    .unwrap_or_else(latest),
-            ),
+            Mode::System { offset } => {
+                clamp(Utc::now().checked_add_signed(offset).unwrap_or_else(latest))
+            }
             Mode::Frozen(at) => at,
         }
     }

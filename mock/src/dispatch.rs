@@ -32,6 +32,8 @@ pub struct Mock {
     ids: Arc<IdGenerator>,
     apis: Vec<Arc<dyn Api>>,
     faults: Faults,
+    /// Panics the backstop in `handle` caught (tests assert it stays 0).
+    panics_caught: std::sync::atomic::AtomicU64,
 }
 
 impl Mock {
@@ -55,6 +57,7 @@ impl Mock {
             ids,
             apis,
             faults: Default::default(),
+            panics_caught: Default::default(),
         }
     }
 
@@ -133,8 +136,60 @@ impl Mock {
         self.clear_faults();
     }
 
-    /// Answer one request. Never panics on any input.
+    /// Answer one request. Never panics on any input: code paths are written not to, and a
+    /// panic that slips through anyway is caught here and answered with the API's own 500
+    /// (counted in [`Mock::panics_caught`]).
     pub fn handle(&self, req: Request) -> Response {
+        let (method, uri, headers) = (
+            req.method().clone(),
+            req.uri().clone(),
+            req.headers().clone(),
+        );
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.answer(req))) {
+            Ok(resp) => resp,
+            Err(_) => {
+                self.panics_caught
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut req = Request::new(Bytes::new());
+                *req.method_mut() = method;
+                *req.uri_mut() = uri;
+                *req.headers_mut() = headers;
+                self.backstop(&req)
+            }
+        }
+    }
+
+    /// How many panics the backstop caught since the mock started.
+    pub fn panics_caught(&self) -> u64 {
+        self.panics_caught
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The answer to a request whose handling panicked: the API's `internal` error kind in its
+    /// own envelope and representation, or a plain JSON 500 outside the APIs.
+    fn backstop(&self, req: &Request) -> Response {
+        let path = req.uri().path();
+        let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let (api, _, rest) = self.route(path)?;
+            let reply = crate::errors::render(
+                api.spec(),
+                None,
+                &crate::errors::ApiError::new("internal")
+                    .with("detail", "the mock failed while answering"),
+                &[],
+            );
+            Some(encode(api.as_ref(), req, rest, reply))
+        }));
+        answer.ok().flatten().unwrap_or_else(|| {
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"error": "the mock failed while answering"}),
+                false,
+            )
+        })
+    }
+
+    fn answer(&self, req: Request) -> Response {
         let path = req.uri().path().to_owned();
         if self.config.admin && (path == "/__admin" || path.starts_with("/__admin/")) {
             return admin::handle(self, &req, &path);

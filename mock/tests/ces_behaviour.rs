@@ -214,4 +214,9 @@ fn hostile_bodies_never_panic_always_get_a_ces_error_and_store_exactly_what_was_
         stored_ids, answered_ids,
         "the store holds exactly the events that were answered"
     );
+    assert_eq!(
+        mock.panics_caught(),
+        0,
+        "a request reached the panic backstop"
+    );
 }

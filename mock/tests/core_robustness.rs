@@ -147,6 +147,11 @@ fn random_and_mutated_requests_never_panic_and_get_mws_errors() {
         created,
         "every 201 stored exactly one event, nothing else was stored"
     );
+    assert_eq!(
+        mock.panics_caught(),
+        0,
+        "a request reached the panic backstop"
+    );
 }
 
 #[test]

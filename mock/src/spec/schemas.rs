@@ -150,7 +150,110 @@ impl SchemaSet {
                 out.push(violation);
             }
         }
+        // JSON Schema counts 1.0 as an integer; where the spec says integers must be written
+        // as integers (`x-strict-integer`), a fraction or exponent is a violation too.
+        let mut strict = Vec::new();
+        strict_integer_violations(&document, &document, instance, false, "", 0, &mut strict);
+        for violation in strict {
+            if !out
+                .iter()
+                .any(|v| v.instance_path == violation.instance_path)
+            {
+                out.push(violation);
+            }
+        }
         Ok(out)
+    }
+}
+
+/// Numbers written with a fraction or an exponent (`1.0`, `1e3`, `-0.0`) where the schema types
+/// an integer under an `x-strict-integer: true` (on the node or an ancestor). Follows
+/// `properties`, `additionalProperties`, `items`, local `$ref`s and the `allOf`/`anyOf`/`oneOf`
+/// branches, bounded in depth. The message is the node's `x-message` (for `type`), else a
+/// plain statement.
+fn strict_integer_violations(
+    root: &Value,
+    schema: &Value,
+    instance: &Value,
+    strict: bool,
+    path: &str,
+    depth: usize,
+    out: &mut Vec<Violation>,
+) {
+    const MAX_DEPTH: usize = 64;
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let Value::Object(node) = schema else {
+        return;
+    };
+    let strict = strict || node.get("x-strict-integer") == Some(&Value::Bool(true));
+    if let Some(target) = node
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+        .and_then(|pointer| root.pointer(pointer))
+    {
+        strict_integer_violations(root, target, instance, strict, path, depth + 1, out);
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        for branch in node
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            strict_integer_violations(root, branch, instance, strict, path, depth + 1, out);
+        }
+    }
+    let says_integer = match node.get("type") {
+        Some(Value::String(t)) => t == "integer",
+        Some(Value::Array(types)) => {
+            types.iter().any(|t| t == "integer") && !types.iter().any(|t| t == "number")
+        }
+        _ => false,
+    };
+    if let (true, true, Value::Number(n)) = (strict, says_integer, instance) {
+        if n.is_f64() {
+            let message = match node.get("x-message") {
+                Some(Value::String(m)) => Some(m.clone()),
+                Some(Value::Object(by_keyword)) => by_keyword
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                _ => None,
+            }
+            .unwrap_or_else(|| format!("{n} is not written as an integer"));
+            if !out.iter().any(|v| v.instance_path == path) {
+                out.push(Violation {
+                    instance_path: path.to_owned(),
+                    message: with_location(message, path),
+                });
+            }
+        }
+    }
+    match instance {
+        Value::Object(fields) => {
+            let properties = node.get("properties").and_then(Value::as_object);
+            for (name, value) in fields {
+                let sub = properties
+                    .and_then(|p| p.get(name))
+                    .or_else(|| node.get("additionalProperties"));
+                if let Some(sub) = sub {
+                    let child = format!("{path}/{}", name.replace('~', "~0").replace('/', "~1"));
+                    strict_integer_violations(root, sub, value, strict, &child, depth + 1, out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(sub) = node.get("items") {
+                for (i, value) in items.iter().enumerate() {
+                    let child = format!("{path}/{i}");
+                    strict_integer_violations(root, sub, value, strict, &child, depth + 1, out);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -257,4 +360,38 @@ pub fn render_template(template: &str, values: &[(&str, &str)]) -> String {
         out = out.replace(&format!("{{{name}}}"), value);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn strict(schema: Value, instance: Value) -> Vec<String> {
+        let mut out = Vec::new();
+        strict_integer_violations(&schema, &schema, &instance, false, "", 0, &mut out);
+        out.into_iter().map(|v| v.instance_path).collect()
+    }
+
+    #[test]
+    fn integers_written_with_a_fraction_or_exponent_are_found_where_the_schema_asks() {
+        let schema = json!({
+            "type": "array",
+            "items": {"$ref": "#/$defs/event"},
+            "$defs": {"event": {"type": "object", "properties": {
+                "time": {"type": "integer", "x-strict-integer": true},
+                "loose": {"type": "integer"},
+                "ratio": {"type": "number", "x-strict-integer": true}
+            }}}
+        });
+        let instance: Value = serde_json::from_str(
+            r#"[{"time": 1800000000000}, {"time": 1800000000000.0, "loose": 1.0, "ratio": 0.5},
+                {"time": 1e3}, {"time": -0.0}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            strict(schema, instance),
+            vec!["/1/time", "/2/time", "/3/time"]
+        );
+    }
 }
