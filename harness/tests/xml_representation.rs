@@ -175,7 +175,7 @@ impl Api for AuditEvents {
 fn mock() -> Arc<Mock> {
     let api: Arc<dyn Api> = Arc::new(AuditEvents {
         spec: load_spec(),
-        events: Store::new(1000),
+        events: Store::new(1000, event_mock::store::Budget::unlimited()),
     });
     Arc::new(Mock::with_apis(MockConfig::deterministic(), vec![api]))
 }

@@ -15,6 +15,7 @@ use crate::config::{MockConfig, SignatureClock};
 use crate::errors::{self, ApiError};
 use crate::ids::IdGenerator;
 use crate::spec::{FormatCheck, LoadedSpec, Routed, SpecError};
+use crate::store::Budget;
 use crate::wire::{Reply, Request, Response};
 
 /// What an API module gets from the dispatcher for each request.
@@ -147,14 +148,16 @@ impl Account {
     }
 }
 
-/// Builds an API from its loaded spec and the mock's configuration.
-pub type BuildApi = fn(Arc<LoadedSpec>, &MockConfig) -> Result<Arc<dyn Api>, SpecError>;
+/// Builds an API from its loaded spec, the mock's configuration and the budget its stores
+/// share with every other API's.
+pub type BuildApi =
+    fn(Arc<LoadedSpec>, &MockConfig, &Arc<Budget>) -> Result<Arc<dyn Api>, SpecError>;
 
 /// What an API's folder hands the registry: how to build it, its `format` checkers, and its
 /// command-line flags.
 pub struct Registration {
     pub id: &'static str,
-    /// Build the API from its loaded spec and the mock's configuration.
+    /// Build the API from its loaded spec, the mock's configuration and the shared store budget.
     pub build: BuildApi,
     /// `format` checkers its schemas name (handed to the spec loader).
     pub formats: &'static [FormatCheck],

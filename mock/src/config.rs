@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::store::{StoreLimits, WhenFull};
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MockConfig {
@@ -34,6 +36,8 @@ pub struct MockConfig {
     /// The clock request signatures are checked against: real time by default, so a client
     /// signing with its own clock keeps working while a test freezes the mock clock.
     pub signature_clock: SignatureClock,
+    /// The items and bytes every API's stores may hold together, and what happens when full.
+    pub store: StoreLimits,
     /// Each API's own settings, by API id (see [`ApiConfig`]); an API without an entry uses
     /// its defaults.
     pub per_api: BTreeMap<String, Value>,
@@ -50,6 +54,7 @@ impl Default for MockConfig {
             admin_token: None,
             admin_hosts: Vec::new(),
             signature_clock: SignatureClock::Real,
+            store: StoreLimits::default(),
             per_api: BTreeMap::new(),
         }
     }

@@ -18,6 +18,7 @@ use crate::codec;
 use crate::config::MockConfig;
 use crate::ids::IdGenerator;
 use crate::spec::{Routed, SpecError};
+use crate::store::Budget;
 
 pub use crate::admin::Fault;
 use crate::wire::{json_response, Reply, ReplyBody, Request, Response};
@@ -34,23 +35,30 @@ pub struct Mock {
     faults: Faults,
     /// Panics the backstop in `handle` caught (tests assert it stays 0).
     panics_caught: std::sync::atomic::AtomicU64,
+    /// The items and bytes every API's stores share.
+    budget: Arc<Budget>,
 }
 
 impl Mock {
     /// Every API of the registry that `config` serves, set up as `config` says.
     pub fn new(config: MockConfig) -> Result<Self, SpecError> {
-        let apis = crate::apis::build(&config)?;
-        Ok(Self::with_apis(config, apis))
+        let budget = Budget::new(config.store);
+        let apis = crate::apis::build(&config, &budget)?;
+        let mut mock = Self::with_apis(config, apis);
+        mock.budget = budget;
+        Ok(mock)
     }
 
     /// A mock serving the given APIs (e.g. one of your own, built on a spec folder of your own
-    /// with [`crate::spec::load_from`]), with the clock and ids `config` sets.
+    /// with [`crate::spec::load_from`]), with the clock and ids `config` sets. Their stores keep
+    /// the budget they were built with; [`Mock::budget`] reports a fresh one from `config`.
     pub fn with_apis(config: MockConfig, apis: Vec<Arc<dyn Api>>) -> Self {
         let clock = Arc::new(match config.frozen_clock {
             Some(at) => MockClock::frozen(at),
             None => MockClock::system(),
         });
         let ids = Arc::new(IdGenerator::new(config.id_seed));
+        let config_store = config.store;
         Self {
             config,
             clock,
@@ -58,6 +66,7 @@ impl Mock {
             apis,
             faults: Default::default(),
             panics_caught: Default::default(),
+            budget: Budget::new(config_store),
         }
     }
 
@@ -91,6 +100,11 @@ impl Mock {
     /// The instant request signatures are checked against (real time unless configured).
     pub fn signature_now(&self) -> chrono::DateTime<chrono::Utc> {
         self.ctx("", "").signature_now()
+    }
+
+    /// The shared store budget: its limits, and what every store holds now.
+    pub fn budget(&self) -> &Budget {
+        &self.budget
     }
 
     pub fn ids(&self) -> &IdGenerator {

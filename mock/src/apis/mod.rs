@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::api::{Api, Registration};
 use crate::config::MockConfig;
 use crate::spec::{self, LoadedSpec, SpecError};
+use crate::store::Budget;
 
 /// Every API, by the registration its folder exports.
 pub static REGISTERED: &[Registration] = &[mws::REGISTRATION, ces::REGISTRATION];
@@ -30,8 +31,8 @@ pub fn spec(id: &str) -> Result<Arc<LoadedSpec>, SpecError> {
     spec::load(id, registration.formats)
 }
 
-/// Build every API the configuration serves.
-pub fn build(config: &MockConfig) -> Result<Vec<Arc<dyn Api>>, SpecError> {
+/// Build every API the configuration serves, their stores drawing on one `budget`.
+pub fn build(config: &MockConfig, budget: &Arc<Budget>) -> Result<Vec<Arc<dyn Api>>, SpecError> {
     for wanted in &config.apis {
         if find(wanted).is_none() {
             return Err(SpecError::UnknownApi(wanted.clone()));
@@ -40,7 +41,7 @@ pub fn build(config: &MockConfig) -> Result<Vec<Arc<dyn Api>>, SpecError> {
     REGISTERED
         .iter()
         .filter(|r| config.serves(r.id))
-        .map(|r| (r.build)(spec(r.id)?, config))
+        .map(|r| (r.build)(spec(r.id)?, config, budget))
         .collect()
 }
 

@@ -19,7 +19,7 @@ use crate::auth::aksk::{self, Profile, VerifyError};
 use crate::config::MockConfig;
 use crate::errors::{self, ApiError};
 use crate::spec::{self, BodyError, LoadedSpec, Operation, Routed, SpecError};
-use crate::store::Store;
+use crate::store::{Budget, Store};
 use crate::wire::{exceeds_body_limit, json_response, path_param, Reply, Request, Response};
 
 use config::{AccessKey, CesConfig, CesFlags, DuplicateId, SubEventMode, Token};
@@ -29,7 +29,7 @@ pub const API_ID: &str = "cloud-eye-events";
 /// The registry's entry for Cloud Eye.
 pub const REGISTRATION: Registration = Registration {
     id: API_ID,
-    build: |spec, config| Ok(Arc::new(CesApi::new(spec, config)?)),
+    build: |spec, config, budget| Ok(Arc::new(CesApi::new(spec, config, budget)?)),
     formats: &[],
     flags: api::flags::<CesFlags>(),
 };
@@ -146,7 +146,11 @@ fn config_error(message: impl Into<String>) -> SpecError {
 }
 
 impl CesApi {
-    pub fn new(spec: Arc<LoadedSpec>, config: &MockConfig) -> Result<Self, SpecError> {
+    pub fn new(
+        spec: Arc<LoadedSpec>,
+        config: &MockConfig,
+        budget: &Arc<Budget>,
+    ) -> Result<Self, SpecError> {
         let cfg: CesConfig = config.api().map_err(config_error)?;
         let project: ProjectRule = spec.rule("project_id")?;
         let project_pattern =
@@ -194,7 +198,7 @@ impl CesApi {
             token_header,
             access_keys: cfg.access_keys.clone(),
             tokens: cfg.tokens.clone(),
-            store: Store::new(cfg.max_events),
+            store: Store::new(cfg.max_events, budget.clone()),
             spec,
         })
     }

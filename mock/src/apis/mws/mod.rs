@@ -20,7 +20,7 @@ use crate::config::MockConfig;
 use crate::errors::{self, ApiError};
 use crate::mongo::{parse_relaxed_json, Filter, SortSpec};
 use crate::spec::{BodyError, LoadedSpec, Operation, Routed, SpecError};
-use crate::store::Store;
+use crate::store::{Budget, Store};
 use crate::wire::{
     exceeds_body_limit, json_response, param, path_param, query_pairs, text_response, Reply,
     Request, Response,
@@ -37,7 +37,7 @@ pub const API_ID: &str = "mws-events";
 /// The registry's entry for MWS.
 pub const REGISTRATION: Registration = Registration {
     id: API_ID,
-    build: |spec, config| Ok(Arc::new(MwsApi::new(spec, config)?)),
+    build: |spec, config, budget| Ok(Arc::new(MwsApi::new(spec, config, budget)?)),
     formats: &[("mws-date", |s| parse_mws_date(s).is_some())],
     flags: api::flags::<MwsFlags>(),
 };
@@ -66,7 +66,11 @@ fn invalid_param(name: &str, detail: impl Into<String>) -> MwsError {
 type MwsResult<T> = Result<T, MwsError>;
 
 impl MwsApi {
-    pub fn new(spec: Arc<LoadedSpec>, config: &MockConfig) -> Result<Self, SpecError> {
+    pub fn new(
+        spec: Arc<LoadedSpec>,
+        config: &MockConfig,
+        budget: &Arc<Budget>,
+    ) -> Result<Self, SpecError> {
         let rules = Rules::from_spec(&spec)?;
         let cfg: MwsConfig = config.api().map_err(|message| SpecError::Invalid {
             file: "mock configuration".into(),
@@ -94,7 +98,7 @@ impl MwsApi {
             users: cfg.users.clone(),
             permission,
             storage_zone,
-            store: Store::new(cfg.max_events),
+            store: Store::new(cfg.max_events, budget.clone()),
             log,
             rules,
             spec,
