@@ -1,5 +1,20 @@
 //! The control plane under `/__admin`: health, reset, the clock, faults, and each API's own
 //! endpoints under `/__admin/<api-id>/...`. It always speaks JSON.
+//!
+//! It can reset stores and move the clock, so it is guarded even on loopback, where any web
+//! page in a developer's browser can reach it:
+//! - a request whose `Origin` is not the mock's own (a loopback origin or the public URL's) is
+//!   refused, and so is one a browser marks `Sec-Fetch-Site: cross-site`;
+//! - a `Host` that is not a loopback name, the public URL's host or a configured admin host is
+//!   refused (DNS rebinding);
+//! - a write (POST, PUT, PATCH, DELETE) with a `Content-Type` other than JSON is refused, so a
+//!   page cannot send it as a "simple" cross-site request;
+//! - with an admin token configured, every request must carry it (`Authorization: Bearer` or
+//!   `X-Admin-Token`), compared in constant time;
+//! - paths are matched exactly (`/__admin//reset` is not `/__admin/reset`).
+//!
+//! Whether the control plane is served at all on a non-loopback bind is the server's decision
+//! (only with a token).
 
 use http::StatusCode;
 use serde_json::json;
@@ -87,15 +102,132 @@ pub(crate) trait Controls {
     fn clear_faults(&self);
     /// An API's own control endpoint, if it has one at `path`.
     fn api_admin(&self, api: &str, req: &Request, path: &str) -> Option<Response>;
+    /// The mock's configuration (admin token, hosts, public URL).
+    fn config(&self) -> &crate::config::MockConfig;
+    /// What the shared store budget holds and allows.
+    fn store_state(&self) -> serde_json::Value;
+}
+
+fn refuse(status: StatusCode, why: &str) -> Response {
+    json_response(status, &json!({ "error": why }), false)
+}
+
+/// Is `host` (no port) a loopback name?
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The host of `authority` (`host[:port]`, `[v6]:port`), lower-cased.
+fn host_of(authority: &str) -> String {
+    let authority = authority.trim();
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    host.to_ascii_lowercase()
+}
+
+/// The host of a URL such as `http://host:port/path`.
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    Some(host_of(rest.split('/').next().unwrap_or_default()))
+}
+
+/// The checks every control-plane request passes first; `Err` is the refusal to send.
+fn guard(mock: &dyn Controls, req: &Request) -> Result<(), Response> {
+    let config = mock.config();
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned())
+    };
+    let public_host = config.public_url.as_deref().and_then(url_host);
+    let allowed_host = |host: &str| {
+        is_loopback_host(host)
+            || public_host.as_deref() == Some(host)
+            || config
+                .admin_hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(host))
+    };
+    if let Some(token) = &config.admin_token {
+        let presented = header("x-admin-token").or_else(|| {
+            header("authorization").and_then(|a| {
+                a.strip_prefix("Bearer ")
+                    .or_else(|| a.strip_prefix("bearer "))
+                    .map(str::to_owned)
+            })
+        });
+        if !presented.is_some_and(|p| crate::auth::secrets_equal(&p, token)) {
+            return Err(refuse(
+                StatusCode::UNAUTHORIZED,
+                "the control plane needs its token (Authorization: Bearer <token> or X-Admin-Token)",
+            ));
+        }
+    }
+    if let Some(host) = header("host") {
+        if !allowed_host(&host_of(&host)) {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                "the control plane answers only to loopback names and configured hosts",
+            ));
+        }
+    }
+    if let Some(origin) = header("origin") {
+        let same_site = url_host(&origin).is_some_and(|h| allowed_host(&h));
+        if !same_site {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                "cross-site requests to the control plane are refused",
+            ));
+        }
+    }
+    if header("sec-fetch-site").as_deref() == Some("cross-site") {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "cross-site requests to the control plane are refused",
+        ));
+    }
+    let writes = !matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS");
+    if writes {
+        if let Some(content_type) = crate::codec::content_type(req.headers()) {
+            if crate::codec::Representation::of(&content_type)
+                != Some(crate::codec::Representation::Json)
+            {
+                return Err(refuse(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "control-plane writes take application/json",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn handle(mock: &dyn Controls, req: &Request, path: &str) -> Response {
-    let sub = path.trim_start_matches("/__admin").trim_start_matches('/');
+    if let Err(refusal) = guard(mock, req) {
+        return refusal;
+    }
+    // Exact paths: `/__admin`, `/__admin/`, `/__admin/x`; an empty segment matches nothing.
+    let sub = match path.strip_prefix("/__admin") {
+        Some("" | "/") => "",
+        Some(rest) => rest.strip_prefix('/').unwrap_or(rest),
+        None => path,
+    };
     let method = req.method().as_str();
+    if sub.split('/').any(str::is_empty) && !sub.is_empty() {
+        return refuse(StatusCode::NOT_FOUND, "unknown admin endpoint");
+    }
     match (method, sub) {
         ("GET", "" | "health") => json_response(
             StatusCode::OK,
-            &json!({"status": "ok", "apis": mock.api_ids(), "clock": mock.clock().now().to_rfc3339(), "clock_frozen": mock.clock().is_frozen()}),
+            &json!({"status": "ok", "apis": mock.api_ids(), "clock": mock.clock().now().to_rfc3339(), "clock_frozen": mock.clock().is_frozen(),
+                    "store": mock.store_state()}),
             false,
         ),
         ("POST", "reset") => {

@@ -294,6 +294,16 @@ impl Controls for Mock {
         Mock::clear_faults(self)
     }
 
+    fn config(&self) -> &MockConfig {
+        &self.config
+    }
+
+    fn store_state(&self) -> serde_json::Value {
+        let limits = self.budget.limits();
+        json!({"items": self.budget.items(), "bytes": self.budget.bytes(),
+               "max_items": limits.max_items, "max_bytes": limits.max_bytes, "when_full": limits.when_full})
+    }
+
     fn api_admin(&self, api: &str, req: &Request, path: &str) -> Option<Response> {
         self.api(api)?.admin(req, path, &self.ctx("", path))
     }

@@ -378,7 +378,11 @@ mod tests {
         assert_eq!((budget.items(), budget.bytes()), (0, 0));
         b.write().insert("1".into(), big).unwrap();
         drop(b);
-        assert_eq!((budget.items(), budget.bytes()), (0, 0), "a dropped store gives its share back");
+        assert_eq!(
+            (budget.items(), budget.bytes()),
+            (0, 0),
+            "a dropped store gives its share back"
+        );
     }
 
     #[test]
@@ -396,6 +400,9 @@ mod tests {
         // An item larger than the whole budget is still refused.
         let tiny = limits(10, 64, WhenFull::EvictOldest);
         let store = Store::new(10, tiny);
-        assert!(store.write().insert("big".into(), json!("y".repeat(100))).is_err());
+        assert!(store
+            .write()
+            .insert("big".into(), json!("y".repeat(100)))
+            .is_err());
     }
 }
