@@ -139,7 +139,7 @@ fn url_host(url: &str) -> Option<String> {
 }
 
 /// The checks every control-plane request passes first; `Err` is the refusal to send.
-fn guard(mock: &dyn Controls, req: &Request) -> Result<(), Response> {
+fn guard(mock: &dyn Controls, req: &Request) -> Result<(), (StatusCode, &'static str)> {
     let config = mock.config();
     let header = |name: &str| {
         req.headers()
@@ -164,15 +164,12 @@ fn guard(mock: &dyn Controls, req: &Request) -> Result<(), Response> {
             })
         });
         if !presented.is_some_and(|p| crate::auth::secrets_equal(&p, token)) {
-            return Err(refuse(
-                StatusCode::UNAUTHORIZED,
-                "the control plane needs its token (Authorization: Bearer <token> or X-Admin-Token)",
-            ));
+            return Err((StatusCode::UNAUTHORIZED, "the control plane needs its token (Authorization: Bearer <token> or X-Admin-Token)"));
         }
     }
     if let Some(host) = header("host") {
         if !allowed_host(&host_of(&host)) {
-            return Err(refuse(
+            return Err((
                 StatusCode::FORBIDDEN,
                 "the control plane answers only to loopback names and configured hosts",
             ));
@@ -181,14 +178,14 @@ fn guard(mock: &dyn Controls, req: &Request) -> Result<(), Response> {
     if let Some(origin) = header("origin") {
         let same_site = url_host(&origin).is_some_and(|h| allowed_host(&h));
         if !same_site {
-            return Err(refuse(
+            return Err((
                 StatusCode::FORBIDDEN,
                 "cross-site requests to the control plane are refused",
             ));
         }
     }
     if header("sec-fetch-site").as_deref() == Some("cross-site") {
-        return Err(refuse(
+        return Err((
             StatusCode::FORBIDDEN,
             "cross-site requests to the control plane are refused",
         ));
@@ -199,7 +196,7 @@ fn guard(mock: &dyn Controls, req: &Request) -> Result<(), Response> {
             if crate::codec::Representation::of(&content_type)
                 != Some(crate::codec::Representation::Json)
             {
-                return Err(refuse(
+                return Err((
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "control-plane writes take application/json",
                 ));
@@ -210,8 +207,8 @@ fn guard(mock: &dyn Controls, req: &Request) -> Result<(), Response> {
 }
 
 pub(crate) fn handle(mock: &dyn Controls, req: &Request, path: &str) -> Response {
-    if let Err(refusal) = guard(mock, req) {
-        return refusal;
+    if let Err((status, why)) = guard(mock, req) {
+        return refuse(status, why);
     }
     // Exact paths: `/__admin`, `/__admin/`, `/__admin/x`; an empty segment matches nothing.
     let sub = match path.strip_prefix("/__admin") {
