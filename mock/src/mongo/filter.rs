@@ -345,7 +345,7 @@ impl Filter {
     /// ([`QueryError::LimitExceeded`] names the limit).
     pub fn parse_limited(
         query: &Value,
-        normalize: Option<&dyn Fn(&str, &Value) -> Value>,
+        normalize: Option<Normalizer<'_>>,
         limits: &QueryLimits,
     ) -> Result<Filter, QueryError> {
         Compiler::new(normalize, limits).compile(query)
