@@ -26,6 +26,137 @@ pub enum QueryError {
     MixedOperators(String),
     #[error("invalid sort: {0}")]
     InvalidSort(String),
+    /// A cap of [`QueryLimits`] was exceeded.
+    #[error("{} exceeds its limit of {limit} ({})", .kind.what(), .kind.key())]
+    LimitExceeded { kind: LimitKind, limit: usize },
+}
+
+/// The capped dimensions of a query or sort document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimitKind {
+    /// `$regex` operators in one query.
+    RegexTerms,
+    /// Bytes of one `$regex` pattern.
+    RegexBytes,
+    /// Values in all `$in`, `$nin` and `$all` lists of one query together.
+    InValues,
+    /// Clauses of all `$and`, `$or` and `$nor` arrays of one query together.
+    LogicalClauses,
+    /// Field predicates (one per operator on a path) in one query.
+    Predicates,
+    /// Keys of one sort document.
+    SortKeys,
+}
+
+impl LimitKind {
+    pub const ALL: [LimitKind; 6] = [
+        LimitKind::RegexTerms,
+        LimitKind::RegexBytes,
+        LimitKind::InValues,
+        LimitKind::LogicalClauses,
+        LimitKind::Predicates,
+        LimitKind::SortKeys,
+    ];
+
+    /// The stable name of the limit, as configurations and error messages spell it.
+    pub fn key(self) -> &'static str {
+        match self {
+            LimitKind::RegexTerms => "regex_terms",
+            LimitKind::RegexBytes => "regex_bytes",
+            LimitKind::InValues => "in_values",
+            LimitKind::LogicalClauses => "logical_clauses",
+            LimitKind::Predicates => "predicates",
+            LimitKind::SortKeys => "sort_keys",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            LimitKind::RegexTerms => "the number of $regex terms",
+            LimitKind::RegexBytes => "the length of a $regex pattern in bytes",
+            LimitKind::InValues => "the number of $in/$nin/$all values",
+            LimitKind::LogicalClauses => "the number of $and/$or/$nor clauses",
+            LimitKind::Predicates => "the number of field conditions",
+            LimitKind::SortKeys => "the number of sort keys",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<LimitKind> {
+        LimitKind::ALL.into_iter().find(|k| k.key() == key)
+    }
+}
+
+/// Caps on what one query or sort document may ask for, so the cost of compiling and running it
+/// stays bounded. [`QueryLimits::default`] keeps only the compiled-regex size bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryLimits {
+    pub regex_terms: usize,
+    pub regex_bytes: usize,
+    pub in_values: usize,
+    pub logical_clauses: usize,
+    pub predicates: usize,
+    pub sort_keys: usize,
+    /// Bytes a compiled regex (and, separately, its lazy DFA cache) may use.
+    pub regex_compiled_bytes: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            regex_terms: usize::MAX,
+            regex_bytes: usize::MAX,
+            in_values: usize::MAX,
+            logical_clauses: usize::MAX,
+            predicates: usize::MAX,
+            sort_keys: usize::MAX,
+            regex_compiled_bytes: 1 << 20,
+        }
+    }
+}
+
+impl QueryLimits {
+    pub fn get(&self, kind: LimitKind) -> usize {
+        match kind {
+            LimitKind::RegexTerms => self.regex_terms,
+            LimitKind::RegexBytes => self.regex_bytes,
+            LimitKind::InValues => self.in_values,
+            LimitKind::LogicalClauses => self.logical_clauses,
+            LimitKind::Predicates => self.predicates,
+            LimitKind::SortKeys => self.sort_keys,
+        }
+    }
+
+    pub fn set(&mut self, kind: LimitKind, value: usize) {
+        match kind {
+            LimitKind::RegexTerms => self.regex_terms = value,
+            LimitKind::RegexBytes => self.regex_bytes = value,
+            LimitKind::InValues => self.in_values = value,
+            LimitKind::LogicalClauses => self.logical_clauses = value,
+            LimitKind::Predicates => self.predicates = value,
+            LimitKind::SortKeys => self.sort_keys = value,
+        }
+    }
+}
+
+/// Counts what a query has used so far against its limits.
+#[derive(Debug, Default)]
+struct Budget {
+    used: std::cell::Cell<[usize; 6]>,
+}
+
+impl Budget {
+    /// Spend `n` of `kind`; refused once the total passes the limit.
+    fn spend(&self, limits: &QueryLimits, kind: LimitKind, n: usize) -> Result<(), QueryError> {
+        let index = LimitKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+        let mut used = self.used.get();
+        used[index] = used[index].saturating_add(n);
+        self.used.set(used);
+        let limit = limits.get(kind);
+        if used[index] > limit {
+            return Err(QueryError::LimitExceeded { kind, limit });
+        }
+        Ok(())
+    }
 }
 
 fn bad(op: &str, expected: &'static str) -> QueryError {
@@ -196,7 +327,7 @@ type Normalizer<'n> = &'n dyn Fn(&str, &Value) -> Value;
 impl Filter {
     /// Compile a query document (validating every operator).
     pub fn parse(query: &Value) -> Result<Filter, QueryError> {
-        Compiler { normalize: None }.compile(query)
+        Compiler::new(None, &QueryLimits::default()).compile(query)
     }
 
     /// Like [`Filter::parse`], but every comparison operand (implicit equality, `$eq`, `$ne`,
@@ -207,10 +338,17 @@ impl Filter {
         query: &Value,
         normalize: &dyn Fn(&str, &Value) -> Value,
     ) -> Result<Filter, QueryError> {
-        Compiler {
-            normalize: Some(normalize),
-        }
-        .compile(query)
+        Compiler::new(Some(normalize), &QueryLimits::default()).compile(query)
+    }
+
+    /// Like [`Filter::parse_with`], refusing a query that exceeds `limits`
+    /// ([`QueryError::LimitExceeded`] names the limit).
+    pub fn parse_limited(
+        query: &Value,
+        normalize: Option<Normalizer<'_>>,
+        limits: &QueryLimits,
+    ) -> Result<Filter, QueryError> {
+        Compiler::new(normalize, limits).compile(query)
     }
 
     /// A filter that matches every document (the empty query `{}`).
@@ -312,9 +450,23 @@ fn is_operator_doc(v: &Value) -> bool {
 
 struct Compiler<'n> {
     normalize: Option<Normalizer<'n>>,
+    limits: &'n QueryLimits,
+    budget: Budget,
 }
 
-impl Compiler<'_> {
+impl<'n> Compiler<'n> {
+    fn new(normalize: Option<Normalizer<'n>>, limits: &'n QueryLimits) -> Self {
+        Compiler {
+            normalize,
+            limits,
+            budget: Budget::default(),
+        }
+    }
+
+    fn spend(&self, kind: LimitKind, n: usize) -> Result<(), QueryError> {
+        self.budget.spend(self.limits, kind, n)
+    }
+
     fn operand(&self, path: &str, v: &Value) -> Value {
         match self.normalize {
             Some(f) => f(path, v),
@@ -343,6 +495,7 @@ impl Compiler<'_> {
                             Value::Array(items) if !items.is_empty() => items,
                             _ => return Err(bad(key, "a non-empty array")),
                         };
+                        self.spend(LimitKind::LogicalClauses, subs.len())?;
                         let mut children = Vec::with_capacity(subs.len());
                         for sub in subs {
                             if !sub.is_object() {
@@ -369,7 +522,9 @@ impl Compiler<'_> {
                     format!("{prefix}.{key}")
                 };
                 let path = Path::parse(key);
-                for op in self.field_value(&full, value)? {
+                let ops = self.field_value(&full, value)?;
+                self.spend(LimitKind::Predicates, ops.len())?;
+                for op in ops {
                     nodes.push(Node::Field(path.clone(), op));
                 }
             }
@@ -400,7 +555,22 @@ impl Compiler<'_> {
                 return Err(QueryError::MixedOperators(path.to_owned()));
             }
             match name.as_str() {
-                "$regex" => ops.push(Op::Regex(compile_regex(arg, map.get("$options"))?)),
+                "$regex" => {
+                    self.spend(LimitKind::RegexTerms, 1)?;
+                    if let Value::String(pattern) = arg {
+                        if pattern.len() > self.limits.regex_bytes {
+                            return Err(QueryError::LimitExceeded {
+                                kind: LimitKind::RegexBytes,
+                                limit: self.limits.regex_bytes,
+                            });
+                        }
+                    }
+                    ops.push(Op::Regex(compile_regex(
+                        arg,
+                        map.get("$options"),
+                        self.limits.regex_compiled_bytes,
+                    )?))
+                }
                 "$options" => {
                     if !map.contains_key("$regex") {
                         return Err(QueryError::BadOperand {
@@ -439,6 +609,7 @@ impl Compiler<'_> {
                 let Value::Array(items) = arg else {
                     return Err(bad(name, "an array"));
                 };
+                self.spend(LimitKind::InValues, items.len())?;
                 let mut ops = Vec::with_capacity(items.len());
                 for item in items {
                     match item {
@@ -517,6 +688,7 @@ impl Compiler<'_> {
         let Value::Array(items) = arg else {
             return Err(bad(name, "an array"));
         };
+        self.spend(LimitKind::InValues, items.len())?;
         let mut set = InSet::default();
         for item in items {
             if is_operator_doc(item) {
@@ -543,7 +715,11 @@ fn whole_number(v: &Value) -> Option<i64> {
     })
 }
 
-fn compile_regex(pattern: &Value, options: Option<&Value>) -> Result<Regex, QueryError> {
+fn compile_regex(
+    pattern: &Value,
+    options: Option<&Value>,
+    compiled_bytes: usize,
+) -> Result<Regex, QueryError> {
     let Value::String(pattern) = pattern else {
         return Err(bad("$regex", "a string"));
     };
@@ -579,8 +755,9 @@ fn compile_regex(pattern: &Value, options: Option<&Value>) -> Result<Regex, Quer
         .case_insensitive(i)
         .multi_line(m)
         .dot_matches_new_line(s)
-        // Bound compiled size: patterns come from API users.
-        .size_limit(1 << 20)
+        // Bound compiled size and the lazy DFA's cache: patterns come from API users.
+        .size_limit(compiled_bytes)
+        .dfa_size_limit(compiled_bytes)
         .build()
         .map_err(|e| {
             let detail = e.to_string();

@@ -12,6 +12,10 @@
 //!   < objects < arrays < booleans), using an array's smallest element for ascending keys and
 //!   its largest for descending ones, stably.
 //!
+//! - [`QueryLimits`] caps what one query or sort may ask for (regex count and size, `$in`
+//!   values, logical clauses, predicates, sort keys); a query over a cap is refused with
+//!   [`QueryError::LimitExceeded`], which names the limit.
+//!
 //! A golden table in the specs (`query-golden.json`, run by `mock/tests/mongo_golden.rs`) pins
 //! the semantics, including the edges where popular reimplementations (mongomock, sift, mingo)
 //! disagree with MongoDB.
@@ -22,7 +26,7 @@ mod path;
 mod relaxed;
 mod sort;
 
-pub use filter::{Filter, QueryError};
+pub use filter::{Filter, LimitKind, QueryError, QueryLimits};
 pub use relaxed::parse_relaxed_json;
 pub use sort::SortSpec;
 
@@ -77,5 +81,58 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn limits_refuse_by_name_and_allow_up_to_the_cap() {
+        let limits = QueryLimits {
+            regex_terms: 2,
+            regex_bytes: 8,
+            in_values: 3,
+            logical_clauses: 2,
+            predicates: 4,
+            sort_keys: 2,
+            ..QueryLimits::default()
+        };
+        let parse = |q: Value| Filter::parse_limited(&q, None, &limits).map(|_| ());
+        let refused = |q: Value| match parse(q) {
+            Err(QueryError::LimitExceeded { kind, .. }) => kind.key(),
+            other => panic!("not refused by a limit: {other:?}"),
+        };
+        assert!(parse(json!({"a": {"$regex": "x"}, "b": {"$regex": "12345678"}})).is_ok());
+        assert_eq!(
+            refused(
+                json!({"$or": [{"a": {"$regex": "x"}}, {"b": {"$regex": "y"}}, {"c": {"$regex": "z"}}]})
+            ),
+            "logical_clauses"
+        );
+        assert_eq!(
+            refused(
+                json!({"a": {"$regex": "x"}, "b": {"$regex": "y"}, "c": {"$not": {"$regex": "z"}}})
+            ),
+            "regex_terms"
+        );
+        assert_eq!(
+            refused(json!({"a": {"$regex": "123456789"}})),
+            "regex_bytes"
+        );
+        assert!(parse(json!({"a": {"$in": [1, 2]}, "b": {"$nin": [3]}})).is_ok());
+        assert_eq!(
+            refused(json!({"a": {"$in": [1, 2]}, "b": {"$all": [3, 4]}})),
+            "in_values"
+        );
+        assert_eq!(
+            refused(json!({"a": 1, "b": 2, "c": {"$gt": 1, "$lt": 5}, "d": 4})),
+            "predicates"
+        );
+        assert!(SortSpec::parse_limited(&json!({"a": 1, "b": -1}), &limits).is_ok());
+        let err = SortSpec::parse_limited(&json!({"a": 1, "b": -1, "c": 1}), &limits).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the number of sort keys exceeds its limit of 2 (sort_keys)"
+        );
+        // The defaults cap nothing a realistic query uses.
+        let many: Vec<Value> = (0..500).map(|i| json!({"a": i})).collect();
+        assert!(Filter::parse(&json!({"$or": many})).is_ok());
     }
 }

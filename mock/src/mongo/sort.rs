@@ -1,6 +1,6 @@
 //! MongoDB sort specifications (`{"field": 1 | -1, ...}`).
 
-use super::filter::QueryError;
+use super::filter::{LimitKind, QueryError, QueryLimits};
 use super::order::cmp_values;
 use super::path::{get_field, Part, Path};
 use serde_json::Value;
@@ -50,9 +50,20 @@ impl<'a> Key<'a> {
 impl SortSpec {
     /// `{"field": 1 | -1, ...}` (1.0 and -1.0 accepted); keys apply in document order.
     pub fn parse(sort: &Value) -> Result<SortSpec, QueryError> {
+        Self::parse_limited(sort, &QueryLimits::default())
+    }
+
+    /// Like [`SortSpec::parse`], refusing more keys than `limits.sort_keys` (MongoDB allows 32).
+    pub fn parse_limited(sort: &Value, limits: &QueryLimits) -> Result<SortSpec, QueryError> {
         let Value::Object(map) = sort else {
             return Err(QueryError::InvalidSort("sort must be a JSON object".into()));
         };
+        if map.len() > limits.sort_keys {
+            return Err(QueryError::LimitExceeded {
+                kind: LimitKind::SortKeys,
+                limit: limits.sort_keys,
+            });
+        }
         let mut keys = Vec::with_capacity(map.len());
         for (field, dir) in map {
             if field.is_empty() || field.split('.').any(str::is_empty) {

@@ -1,5 +1,6 @@
-//! MWS settings of a mock instance (accounts, events.log, totalCount, limits) and the
-//! server's `--user`/`--events-log*`/`--total-count` flags that set them.
+//! MWS settings of a mock instance (accounts, events.log, totalCount, list order, limits) and
+//! the server's `--user`/`--events-log*`/`--total-count`/`--list-order`/`--query-limit` flags
+//! that set them.
 
 use std::path::PathBuf;
 
@@ -40,6 +41,36 @@ pub enum TotalCount {
     All,
 }
 
+/// The order of a list without `sort`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListOrder {
+    /// The reverse of the stored order, as the seed's sample lists events.
+    NewestFirst,
+    /// The stored (MongoDB natural) order.
+    OldestFirst,
+}
+
+/// How events.log writes control characters and line separators its escape table omits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlEscapes {
+    /// As Java `\uXXXX` escapes (the research's reading of "escaped as Java strings").
+    Unicode,
+    /// Unchanged (only the seed's table is applied).
+    Raw,
+}
+
+/// What seeding does with an event that carries the v1/v2 field names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeededLegacyNames {
+    /// Store it under the v3 names.
+    Rename,
+    /// Refuse the batch.
+    Refuse,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MwsConfig {
@@ -55,6 +86,12 @@ pub struct MwsConfig {
     pub max_body_bytes: Option<usize>,
     /// At most this many stored events; creating more gives the vendor's 500.
     pub max_events: usize,
+    /// Order of a list without `sort`; `None` uses the spec's default (newest first).
+    pub list_order: Option<ListOrder>,
+    /// events.log escaping of unlisted control characters; `None` uses the spec's default.
+    pub events_log_escapes: Option<ControlEscapes>,
+    /// Query caps by name (`sort_keys`, `regex_terms`, `page_items`, ...) replacing the spec's.
+    pub query_limits: std::collections::BTreeMap<String, usize>,
 }
 
 impl Default for MwsConfig {
@@ -69,6 +106,9 @@ impl Default for MwsConfig {
             total_count: None,
             max_body_bytes: None,
             max_events: 1_000_000,
+            list_order: None,
+            events_log_escapes: None,
+            query_limits: Default::default(),
         }
     }
 }
@@ -93,6 +133,18 @@ pub struct MwsFlags {
     /// MWS: what totalCount counts.
     #[arg(long, value_parser = ["matching", "all"])]
     pub total_count: Option<String>,
+    /// MWS: order of a list without sort (the seed's sample lists the newest first).
+    #[arg(long, value_parser = ["newest-first", "oldest-first"])]
+    pub list_order: Option<String>,
+    /// MWS: events.log escaping of control characters beyond the seed's table: Java \uXXXX
+    /// escapes (unicode) or unchanged (raw).
+    #[arg(long, value_parser = ["unicode", "raw"])]
+    pub events_log_escapes: Option<String>,
+    /// MWS: a query cap as NAME=VALUE (repeatable), e.g. page_items=5000; names as in the
+    /// spec's query limits (sort_keys, regex_terms, regex_bytes, regex_compiled_bytes,
+    /// in_values, logical_clauses, predicates, page_items).
+    #[arg(long = "query-limit")]
+    pub query_limits: Vec<String>,
 }
 
 impl ApiFlags for MwsFlags {
@@ -116,6 +168,23 @@ impl ApiFlags for MwsFlags {
             Some("all") => settings.total_count = Some(TotalCount::All),
             Some(_) => settings.total_count = Some(TotalCount::Matching),
             None => {}
+        }
+        match self.list_order.as_deref() {
+            Some("oldest-first") => settings.list_order = Some(ListOrder::OldestFirst),
+            Some(_) => settings.list_order = Some(ListOrder::NewestFirst),
+            None => {}
+        }
+        match self.events_log_escapes.as_deref() {
+            Some("raw") => settings.events_log_escapes = Some(ControlEscapes::Raw),
+            Some(_) => settings.events_log_escapes = Some(ControlEscapes::Unicode),
+            None => {}
+        }
+        for limit in &self.query_limits {
+            let (name, value) = limit
+                .split_once('=')
+                .and_then(|(n, v)| Some((n.trim(), v.trim().parse::<usize>().ok()?)))
+                .ok_or_else(|| format!("--query-limit '{limit}': expected NAME=NUMBER"))?;
+            settings.query_limits.insert(name.to_owned(), value);
         }
         config.set_api(&settings);
         Ok(())

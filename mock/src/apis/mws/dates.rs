@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, TimeZone, Utc};
 
 /// Length of the `yyyy-MM-dd HH:mm:ss` part.
 const LOCAL_LEN: usize = 19;
@@ -16,6 +16,11 @@ pub fn parse_mws_date(text: &str) -> Option<DateTime<Utc>> {
     let (local, rest) = text.split_at(LOCAL_LEN);
     let zone = rest.strip_prefix(' ')?;
     let naive = NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M:%S").ok()?;
+    // Joda's secondOfMinute is 0-59 (chrono reads 60 as a leap second) and `yyyy` is the year
+    // of era, from 1.
+    if naive.and_utc().timestamp_subsec_nanos() >= 1_000_000_000 || naive.year() < 1 {
+        return None;
+    }
     let zone = Zone::parse_id(zone)?;
     zone.to_utc(&naive)
 }
@@ -105,6 +110,10 @@ mod tests {
             "2024-06-10 17:13:31 Mars/Olympus",
             "2024-06-10 17:13:31  UTC",
             "2024-06-10 17:13:3é UTC",
+            "2024-06-10 17:13:60 UTC",
+            "2016-12-31 23:59:60 UTC",
+            "0000-06-10 00:00:00 UTC",
+            "2024-06-10 24:00:00 UTC",
         ] {
             assert!(parse_mws_date(bad).is_none(), "{bad:?} was accepted");
         }

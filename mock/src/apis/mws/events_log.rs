@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
+use super::config::ControlEscapes;
 use super::dates::{parse_mws_date, Zone};
 use super::rules::{EventsLogRule, LogEntry};
 
@@ -17,16 +18,20 @@ const RECENT_LINES: usize = 10_000;
 pub struct EventsLog {
     rule: EventsLogRule,
     zone: Zone,
+    /// Code point ranges escaped as `\uXXXX` beyond the table (empty: written raw).
+    unicode_ranges: Vec<(u32, u32)>,
     file: Option<Mutex<File>>,
     recent: Mutex<VecDeque<String>>,
 }
 
 impl EventsLog {
-    /// `zone` overrides the spec's default timestamp zone; `path` adds a file sink.
+    /// `zone` overrides the spec's default timestamp zone; `path` adds a file sink; `controls`
+    /// says whether characters the escape table omits but the spec's ranges name are escaped.
     pub fn new(
         rule: EventsLogRule,
         zone: Option<&str>,
         path: Option<&Path>,
+        controls: ControlEscapes,
     ) -> Result<Self, String> {
         let zone_text = zone.unwrap_or(&rule.timestamp.zone);
         let zone = Zone::parse(zone_text)
@@ -41,9 +46,14 @@ impl EventsLog {
             )),
             None => None,
         };
+        let unicode_ranges = match controls {
+            ControlEscapes::Unicode => rule.unlisted_controls.code_ranges()?,
+            ControlEscapes::Raw => Vec::new(),
+        };
         Ok(Self {
             rule,
             zone,
+            unicode_ranges,
             file,
             recent: Mutex::new(VecDeque::new()),
         })
@@ -156,6 +166,14 @@ impl EventsLog {
             let key: &str = c.encode_utf8(&mut buf);
             match self.rule.escapes.get(key).and_then(Value::as_str) {
                 Some(escaped) => out.push_str(escaped),
+                None if self
+                    .unicode_ranges
+                    .iter()
+                    .any(|&(lo, hi)| (lo..=hi).contains(&u32::from(c))) =>
+                {
+                    let hex = format!("{:04X}", u32::from(c));
+                    out.push_str(&self.rule.unlisted_controls.escape.replace("XXXX", &hex));
+                }
                 None => out.push(c),
             }
         }

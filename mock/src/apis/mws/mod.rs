@@ -2,6 +2,10 @@
 //!
 //! Order of checks, as MWS's servlet filters apply them: authentication (401), resource (404),
 //! method (405), permission (403), parameters and api-version (400), then the operation.
+//!
+//! Events are stored as `Arc<Value>` under the v3 names. Readers hold the store's lock only to
+//! copy those pointers: matching, sorting and rendering happen after it is released, so a long
+//! list never holds up a create. What one list may cost is capped by the spec's query limits.
 
 pub mod config;
 pub mod dates;
@@ -15,10 +19,10 @@ use http::{header, Method, StatusCode};
 use serde_json::{json, Map, Value};
 
 use crate::api::{self, Account, Api, Credential, Ctx, Registration};
-use crate::auth::basic_credentials;
+use crate::auth::{basic_credentials, secrets_equal};
 use crate::config::MockConfig;
 use crate::errors::{self, ApiError};
-use crate::mongo::{parse_relaxed_json, Filter, SortSpec};
+use crate::mongo::{parse_relaxed_json, Filter, LimitKind, QueryError, QueryLimits, SortSpec};
 use crate::spec::{BodyError, LoadedSpec, Operation, Routed, SpecError};
 use crate::store::{Budget, Store};
 use crate::wire::{
@@ -26,7 +30,7 @@ use crate::wire::{
     Request, Response,
 };
 
-use config::{MwsConfig, MwsFlags, TotalCount, User};
+use config::{ListOrder, MwsConfig, MwsFlags, SeededLegacyNames, TotalCount, User};
 use dates::{format_mws_date, parse_mws_date, Zone};
 use events_log::EventsLog;
 use render::{project_exclude, project_include, render, FieldTree, View};
@@ -49,11 +53,25 @@ pub struct MwsApi {
     permission: String,
     storage_zone: Zone,
     total_count: TotalCount,
+    list_order: ListOrder,
     body_limit: usize,
-    /// Stored events in insertion order (MongoDB's natural order), by id.
-    store: Store<Value>,
+    /// The caps a query and sort must stay within.
+    limits: QueryLimits,
+    /// At most this many results in one page.
+    page_items: usize,
+    /// `WWW-Authenticate` of every 401.
+    challenge: String,
+    /// Stored events in insertion order (MongoDB's natural order), by id, under the v3 names.
+    store: Store<Arc<Value>>,
     log: EventsLog,
 }
+
+/// Name of the page cap among the query limits (the others are the `mongo` module's).
+const PAGE_ITEMS: &str = "page_items";
+/// Name of the compiled-regex size cap among the query limits.
+const REGEX_COMPILED_BYTES: &str = "regex_compiled_bytes";
+/// Attempts at a fresh id before a create gives up (each skips an id already stored).
+const ID_ATTEMPTS: usize = 64;
 
 type MwsError = ApiError;
 
@@ -86,14 +104,30 @@ impl MwsApi {
             rules.events_log.clone(),
             cfg.events_log_zone.as_deref(),
             cfg.events_log_path.as_deref(),
+            cfg.events_log_escapes
+                .unwrap_or(rules.events_log.unlisted_controls.default),
         )
         .map_err(|message| SpecError::Invalid {
             file: "mock configuration".into(),
             message,
         })?;
         let permission = spec.permission().unwrap_or_default().to_owned();
+        let (limits, page_items) =
+            query_limits(&rules, &cfg).map_err(|message| SpecError::Invalid {
+                file: spec_file(),
+                message,
+            })?;
+        let realm = spec.spec.auth.iter().find_map(|a| match &a.scheme {
+            crate::spec::AuthScheme::Basic { realm } => realm.clone(),
+            _ => None,
+        });
+        let challenge = format!("Basic realm=\"{}\"", realm.as_deref().unwrap_or(API_ID));
         Ok(Self {
             total_count: cfg.total_count.unwrap_or(rules.list.total_count),
+            list_order: cfg.list_order.unwrap_or(rules.list.default_order),
+            limits,
+            page_items,
+            challenge,
             body_limit: cfg.max_body_bytes.unwrap_or(spec.spec.body_limit.max_bytes),
             users: cfg.users.clone(),
             permission,
@@ -119,14 +153,19 @@ impl MwsApi {
         self.log.recent_text()
     }
 
-    /// Store events as they would sit in MWS's database (v3 names, may carry the fields removed
-    /// in v3). Missing ids are assigned; dates are normalised to the storage zone.
+    /// Store events as they would sit in MWS's database: under the v3 names (an event seeded
+    /// with the v1/v2 names is renamed, or refused, as the spec's `renames` rule says), possibly
+    /// with the fields removed in v3. Missing ids are assigned, skipping every id already stored
+    /// or given in the batch; dates are normalised to the storage zone. All or nothing.
     pub fn seed(&self, events: Vec<Value>, ctx: &Ctx<'_>) -> Result<Vec<String>, String> {
-        let mut prepared = Vec::with_capacity(events.len());
+        let mut prepared: Vec<(Option<String>, Map<String, Value>)> =
+            Vec::with_capacity(events.len());
         for (i, event) in events.into_iter().enumerate() {
             let Value::Object(mut event) = event else {
                 return Err(format!("item {i} is not an object"));
             };
+            self.current_names(&mut event)
+                .map_err(|e| format!("item {i}: {e}"))?;
             for field in &self.rules.date_format.fields {
                 if let Some(Value::String(text)) = event.get(field) {
                     let at = parse_mws_date(text)
@@ -137,21 +176,18 @@ impl MwsApi {
                     );
                 }
             }
-            let id = match event.get("id").and_then(Value::as_str) {
-                Some(id) => id.to_owned(),
-                None => {
-                    let id = ctx.ids.object_id(ctx.clock.now());
-                    event.insert("id".into(), Value::String(id.clone()));
-                    id
-                }
+            let id = match event.get("id") {
+                None => None,
+                Some(Value::String(id)) => Some(id.clone()),
+                Some(other) => return Err(format!("item {i}: id {other} is not a string")),
             };
-            prepared.push((id, Value::Object(event)));
+            prepared.push((id, event));
         }
         let mut store = self.store.write();
         // An id already stored or repeated in the batch would leave two events under one id.
-        let mut seen = std::collections::HashSet::new();
-        for (id, _) in &prepared {
-            if store.contains_key(id) || !seen.insert(id.as_str()) {
+        let mut taken = std::collections::HashSet::new();
+        for id in prepared.iter().filter_map(|(id, _)| id.as_deref()) {
+            if store.contains_key(id) || !taken.insert(id.to_owned()) {
                 return Err(format!(
                     "an event with id '{id}' is already stored or repeated"
                 ));
@@ -163,11 +199,50 @@ impl MwsApi {
                 store.capacity()
             ));
         }
-        let ids = prepared.iter().map(|(id, _)| id.clone()).collect();
-        for (id, event) in prepared {
+        let mut ready = Vec::with_capacity(prepared.len());
+        for (id, mut event) in prepared {
+            let id = match id {
+                Some(id) => id,
+                None => {
+                    let id = fresh_id(ctx, |id| store.contains_key(id) || taken.contains(id))
+                        .ok_or("no fresh id could be generated")?;
+                    taken.insert(id.clone());
+                    event.insert("id".into(), Value::String(id.clone()));
+                    id
+                }
+            };
+            ready.push((id, Arc::new(Value::Object(event))));
+        }
+        let ids = ready.iter().map(|(id, _)| id.clone()).collect();
+        for (id, event) in ready {
             store.insert(id, event).map_err(|e| e.to_string())?;
         }
         Ok(ids)
+    }
+
+    /// Move the v1/v2 names of a stored event to the v3 names (or refuse them, as configured).
+    /// Both names of one field cannot be held by one model.
+    fn current_names(&self, event: &mut Map<String, Value>) -> Result<(), String> {
+        let renames = &self.rules.renames;
+        for (current, legacy) in renames.pairs() {
+            if !has_path(event, legacy) {
+                continue;
+            }
+            if renames.seeded_legacy_names == SeededLegacyNames::Refuse {
+                return Err(format!(
+                    "'{legacy}' is a v1/v2 name; store events under the v3 name '{current}'"
+                ));
+            }
+            if has_path(event, current) {
+                return Err(format!(
+                    "both '{legacy}' (v1/v2) and '{current}' (v3) are given for one field"
+                ));
+            }
+            if let Some(value) = render::remove_path(event, legacy) {
+                render::insert_path(event, current, value);
+            }
+        }
+        Ok(())
     }
 
     fn error_reply(&self, err: MwsError) -> Reply {
@@ -215,16 +290,19 @@ impl MwsApi {
             }
             "getEvent" => {
                 let id = path_param(params, "id");
-                let store = self.store.read();
-                let stored = store
+                // Only the pointer is copied under the lock; rendering happens after.
+                let stored = self
+                    .store
+                    .read()
                     .get(id)
+                    .cloned()
                     .ok_or_else(|| MwsError::new("not_found").with("id", id))?;
                 let view = if self.is_legacy(&version) {
                     View::Legacy
                 } else {
                     View::Current
                 };
-                let event = self.project(render(stored, view, &self.rules), &pairs);
+                let event = self.project(render(&stored, view, &self.rules), &pairs);
                 Ok(Reply::value(StatusCode::OK, event).pretty(pretty))
             }
             "createEvent" => self.create(req, ctx, op, &version, pretty),
@@ -249,12 +327,13 @@ impl MwsApi {
                 if legacy {
                     self.rename_query_keys(&mut query);
                 }
+                let normalise = |field: &str, operand: &Value| {
+                    self.normalise_operand(field, operand)
+                        .unwrap_or_else(|| operand.clone())
+                };
                 Some(
-                    Filter::parse_with(&query, &|field: &str, operand: &Value| {
-                        self.normalise_operand(field, operand)
-                            .unwrap_or_else(|| operand.clone())
-                    })
-                    .map_err(|e| invalid_param(&q.query_param, e.to_string()))?,
+                    Filter::parse_limited(&query, Some(&normalise), &self.limits)
+                        .map_err(|e| self.query_error(&q.query_param, e))?,
                 )
             }
             None => None,
@@ -266,29 +345,43 @@ impl MwsApi {
                     self.rename_query_keys(&mut sort);
                 }
                 Some(
-                    SortSpec::parse(&sort)
-                        .map_err(|e| invalid_param(&q.sort_param, e.to_string()))?,
+                    SortSpec::parse_limited(&sort, &self.limits)
+                        .map_err(|e| self.query_error(&q.sort_param, e))?,
                 )
             }
             None => None,
         };
         let max = self.count_param(pairs, &q.max_param)?;
+        if max.is_some_and(|m| m > self.page_items) {
+            return Err(self.limit_error(&q.max_param, PAGE_ITEMS, self.page_items));
+        }
         let offset = self.count_param(pairs, &q.offset_param)?.unwrap_or(0);
 
-        let store = self.store.read();
+        // Copy the pointers and release the lock: matching, sorting and rendering happen
+        // without it, so creates are never held up by a list.
+        let (snapshot, stored) = {
+            let store = self.store.read();
+            (store.items().to_vec(), store.len())
+        };
         let mut matched: Vec<&Value> = match &filter {
-            Some(f) => store.items().iter().filter(|e| f.matches(e)).collect(),
-            None => store.items().iter().collect(),
+            Some(f) => snapshot
+                .iter()
+                .map(|e| e.as_ref())
+                .filter(|e| f.matches(e))
+                .collect(),
+            None => snapshot.iter().map(|e| e.as_ref()).collect(),
         };
         let total = match self.total_count {
             TotalCount::Matching => matched.len(),
-            TotalCount::All => store.len(),
+            TotalCount::All => stored,
         };
-        if let Some(sort) = &sort {
-            sort.sort(&mut matched);
+        match &sort {
+            Some(sort) => sort.sort(&mut matched),
+            None if self.list_order == ListOrder::NewestFirst => matched.reverse(),
+            None => {}
         }
-        // MongoDB's limit(0) means no limit.
-        let take = max.filter(|&m| m > 0).unwrap_or(usize::MAX);
+        // MongoDB's limit(0) means no limit; a page is still capped.
+        let take = max.filter(|&m| m > 0).unwrap_or(self.page_items);
         let view = if legacy { View::Legacy } else { View::Current };
         let results: Vec<Value> = matched
             .into_iter()
@@ -302,6 +395,31 @@ impl MwsApi {
         envelope.insert(l.count_field.clone(), json!(results.len()));
         envelope.insert(l.items_field.clone(), Value::Array(results));
         Ok(Value::Object(envelope))
+    }
+
+    /// A refused query or sort: a cap names its limit, anything else is an invalid parameter.
+    fn query_error(&self, param_name: &str, err: QueryError) -> MwsError {
+        match err {
+            QueryError::LimitExceeded { kind, limit } => {
+                self.limit_error(param_name, kind.key(), limit)
+            }
+            other => invalid_param(param_name, other.to_string()),
+        }
+    }
+
+    fn limit_error(&self, param_name: &str, name: &str, limit: usize) -> MwsError {
+        let what = self
+            .rules
+            .query
+            .limits
+            .get(name)
+            .map(|cap| cap.what.clone())
+            .unwrap_or_else(|| name.to_owned());
+        MwsError::new("query_limit")
+            .with("param", param_name)
+            .with("limit_name", name)
+            .with("limit", limit.to_string())
+            .with("what", what)
     }
 
     /// `query` and `sort` are Mongo-shell relaxed JSON (unquoted keys), bounded in depth.
@@ -425,13 +543,23 @@ impl MwsApi {
             return Err(MwsError::new("validation")
                 .with_messages(violations.into_iter().map(|v| v.message).collect()));
         }
-        let (id, stored) = self.to_stored(&schema, &body, ctx)?;
-        self.store
-            .write()
-            .insert(id.clone(), stored.clone())
-            .map_err(|refused| {
-                MwsError::new("internal").with("detail", format!("the mock refused: {refused}"))
+        let mut stored = self.to_stored(&schema, &body)?;
+        let id = {
+            // The id is drawn under the write lock, so no other create or seed can take it.
+            let mut store = self.store.write();
+            let id = fresh_id(ctx, |id| store.contains_key(id)).ok_or_else(|| {
+                MwsError::new("internal").with("detail", "no fresh id could be generated")
             })?;
+            if let Value::Object(map) = &mut stored {
+                map.insert("id".into(), Value::String(id.clone()));
+            }
+            store
+                .insert(id.clone(), Arc::new(stored.clone()))
+                .map_err(|refused| {
+                    MwsError::new("internal").with("detail", format!("the mock refused: {refused}"))
+                })?;
+            id
+        };
         self.log.append(&stored);
         let item_path = self
             .spec
@@ -448,8 +576,9 @@ impl MwsApi {
     }
 
     /// The stored form of a validated create body: known fields only, dates in the storage zone,
-    /// a new id and the storage artefacts (version, associated objects' _id/version).
-    fn to_stored(&self, schema: &str, body: &Value, ctx: &Ctx<'_>) -> MwsResult<(String, Value)> {
+    /// and the storage artefacts (version, associated objects' _id/version); the id is added
+    /// when it is stored.
+    fn to_stored(&self, schema: &str, body: &Value) -> MwsResult<Value> {
         let schema = self
             .spec
             .schemas
@@ -460,7 +589,6 @@ impl MwsApi {
             .and_then(Value::as_object)
             .map(|p| p.keys().collect())
             .unwrap_or_default();
-        let id = ctx.ids.object_id(ctx.clock.now());
         let mut stored = Map::new();
         for key in known {
             let Some(value) = body.get(key.as_str()) else {
@@ -491,11 +619,10 @@ impl MwsApi {
             };
             stored.insert(key.clone(), value);
         }
-        stored.insert("id".into(), Value::String(id.clone()));
         for (key, value) in &self.rules.artefacts.event {
             stored.insert(key.clone(), value.clone());
         }
-        Ok((id, Value::Object(stored)))
+        Ok(Value::Object(stored))
     }
 
     /// Add artefact fields to a sub-object; `"{id}"` copies the object's own id.
@@ -545,16 +672,28 @@ impl Api for MwsApi {
             .collect()
     }
 
+    /// An injected fault; a 401 asks for credentials like every other 401.
+    fn error(&self, kind: &str, _req: &Request, _ctx: &Ctx<'_>) -> Reply {
+        let reply = self.error_reply(MwsError::new(kind).with("detail", "injected fault"));
+        if reply.status == StatusCode::UNAUTHORIZED {
+            reply.header(header::WWW_AUTHENTICATE, &self.challenge)
+        } else {
+            reply
+        }
+    }
+
     fn handle(&self, req: &Request, ctx: &Ctx<'_>) -> Reply {
+        // Every account's password is compared, in constant time, whatever the name.
         let user = basic_credentials(req.headers()).and_then(|(name, password)| {
-            self.users
-                .iter()
-                .find(|u| u.name == name && u.password == password)
+            self.users.iter().fold(None, |found, u| {
+                let matches = secrets_equal(&password, &u.password) & (u.name == name);
+                found.or(matches.then_some(u))
+            })
         });
         let Some(user) = user else {
             return self
                 .error_reply(MwsError::new("unauthenticated"))
-                .header(header::WWW_AUTHENTICATE, "Basic realm=\"MWS\"");
+                .header(header::WWW_AUTHENTICATE, &self.challenge);
         };
         let (op, params) = match self.spec.route(req.method().as_str(), ctx.path) {
             Routed::Operation(op, params) => (op, params),
@@ -576,11 +715,11 @@ impl Api for MwsApi {
 
     fn admin(&self, req: &Request, path: &str, ctx: &Ctx<'_>) -> Option<Response> {
         match (req.method(), path) {
-            (&Method::GET, "events") => Some(json_response(
-                StatusCode::OK,
-                &Value::Array(self.store.read().items().to_vec()),
-                false,
-            )),
+            (&Method::GET, "events") => {
+                let snapshot = self.store.read().items().to_vec();
+                let events: Vec<Value> = snapshot.iter().map(|e| Value::clone(e)).collect();
+                Some(json_response(StatusCode::OK, &Value::Array(events), false))
+            }
             (&Method::POST, "events") => Some(match serde_json::from_slice::<Value>(req.body()) {
                 Ok(Value::Array(events)) => match self.seed(events, ctx) {
                     Ok(ids) => json_response(
@@ -615,4 +754,49 @@ impl Api for MwsApi {
             _ => None,
         }
     }
+}
+
+/// A new ObjectId that `taken` does not hold; `None` after [`ID_ATTEMPTS`] tries.
+fn fresh_id(ctx: &Ctx<'_>, taken: impl Fn(&str) -> bool) -> Option<String> {
+    (0..ID_ATTEMPTS)
+        .map(|_| ctx.ids.object_id(ctx.clock.now()))
+        .find(|id| !taken(id))
+}
+
+/// Does a dotted path exist in an object?
+fn has_path(map: &Map<String, Value>, path: &str) -> bool {
+    match path.split_once('.') {
+        None => map.contains_key(path),
+        Some((head, rest)) => map
+            .get(head)
+            .and_then(Value::as_object)
+            .is_some_and(|child| has_path(child, rest)),
+    }
+}
+
+/// The query caps: the spec's, with the configuration's overrides. Every name must be known.
+fn query_limits(rules: &Rules, cfg: &MwsConfig) -> Result<(QueryLimits, usize), String> {
+    let mut caps: std::collections::BTreeMap<String, usize> = rules
+        .query
+        .limits
+        .iter()
+        .map(|(name, cap)| (name.clone(), cap.max))
+        .collect();
+    for (name, value) in &cfg.query_limits {
+        if !caps.contains_key(name) {
+            return Err(format!("unknown query limit '{name}' in the configuration"));
+        }
+        caps.insert(name.clone(), *value);
+    }
+    let mut limits = QueryLimits::default();
+    let mut page_items = usize::MAX;
+    for (name, value) in caps {
+        match (name.as_str(), LimitKind::from_key(&name)) {
+            (_, Some(kind)) => limits.set(kind, value),
+            (PAGE_ITEMS, None) => page_items = value,
+            (REGEX_COMPILED_BYTES, None) => limits.regex_compiled_bytes = value,
+            _ => return Err(format!("unknown query limit '{name}'")),
+        }
+    }
+    Ok((limits, page_items))
 }

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::config::TotalCount;
+use super::config::{ControlEscapes, ListOrder, SeededLegacyNames, TotalCount};
 use crate::spec::{LoadedSpec, SpecError};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -17,6 +17,8 @@ pub struct Renames {
     pub legacy_versions: Vec<String>,
     /// current name -> legacy (possibly dotted) name, in spec order.
     pub fields: Map<String, Value>,
+    /// What seeding does with an event stored under the legacy names.
+    pub seeded_legacy_names: SeededLegacyNames,
 }
 
 impl Renames {
@@ -50,6 +52,8 @@ pub struct ListRule {
     pub count_field: String,
     pub items_field: String,
     pub total_count: TotalCount,
+    /// The order of a list without `sort`.
+    pub default_order: ListOrder,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -59,6 +63,15 @@ pub struct QueryRule {
     pub max_param: String,
     pub offset_param: String,
     pub max_depth: usize,
+    /// Caps by name (`sort_keys`, `regex_terms`, ..., `page_items`).
+    pub limits: std::collections::BTreeMap<String, QueryCap>,
+}
+
+/// One cap of the query rule: its value and what it counts (for the refusal's message).
+#[derive(Debug, Clone, Deserialize)]
+pub struct QueryCap {
+    pub max: usize,
+    pub what: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,6 +86,32 @@ pub struct EventsLogRule {
     pub timestamp: LogTimestamp,
     pub entries: Vec<LogEntry>,
     pub escapes: Map<String, Value>,
+    pub unlisted_controls: UnlistedControls,
+}
+
+/// Characters the escape table does not list that are still escaped (Java `\uXXXX`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct UnlistedControls {
+    pub default: ControlEscapes,
+    /// Inclusive code point ranges, as hex strings.
+    pub ranges: Vec<(String, String)>,
+    /// The escape, with `XXXX` standing for the upper-case hex code point.
+    pub escape: String,
+}
+
+impl UnlistedControls {
+    /// The ranges as code points; a malformed bound is a spec error.
+    pub fn code_ranges(&self) -> Result<Vec<(u32, u32)>, String> {
+        self.ranges
+            .iter()
+            .map(|(lo, hi)| {
+                let parse = |h: &str| {
+                    u32::from_str_radix(h, 16).map_err(|_| format!("bad code point '{h}'"))
+                };
+                Ok((parse(lo)?, parse(hi)?))
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
