@@ -434,7 +434,7 @@ impl CesApi {
                 field
                     .split('.')
                     .try_fold(item, |v, part| v.get(part))
-                    .cloned()
+                    .map(by_value)
                     .unwrap_or(Value::Null)
             })
             .collect();
@@ -472,6 +472,34 @@ impl CesApi {
             return Err(ApiError::new("forbidden"));
         }
         self.create(req, ctx, project, op)
+    }
+}
+
+/// `value` with every number in one canonical form, so keys compare numbers by value: a number
+/// with an integral value within 64 bits is written as an integer (`1800000000000.0` and `-0.0`
+/// key like `1800000000000` and `0`). Nesting is bounded by the body's parse depth.
+fn by_value(value: &Value) -> Value {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap_or(f64::NAN);
+            // 2^63 and 2^64: integral values below them convert to i64 / u64 without loss.
+            const I64_END: f64 = 9_223_372_036_854_775_808.0;
+            const U64_END: f64 = 18_446_744_073_709_551_616.0;
+            if x.fract() != 0.0 {
+                value.clone()
+            } else if (-I64_END..I64_END).contains(&x) {
+                Value::from(x as i64)
+            } else if (0.0..U64_END).contains(&x) {
+                Value::from(x as u64)
+            } else {
+                value.clone()
+            }
+        }
+        Value::Array(items) => Value::Array(items.iter().map(by_value).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), by_value(v))).collect())
+        }
+        other => other.clone(),
     }
 }
 
@@ -549,5 +577,44 @@ impl Api for CesApi {
             &request_id,
         );
         self.with_request_id(reply, &request_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::config::CES_PROJECT;
+    use super::*;
+
+    fn api() -> CesApi {
+        let spec = crate::apis::spec(API_ID).expect("spec");
+        CesApi::new(spec, &MockConfig::default()).expect("api")
+    }
+
+    #[test]
+    fn dedup_keys_compare_numbers_by_value() {
+        let api = api();
+        let key = |text: &str| {
+            let item: Value = serde_json::from_str(text).expect("json");
+            api.dedup_key(&item, CES_PROJECT)
+        };
+        let integer = key(r#"{"event_name": "a", "time": 1800000000000}"#);
+        assert_eq!(
+            integer,
+            key(r#"{"event_name": "a", "time": 1800000000000.0}"#)
+        );
+        assert_eq!(integer, key(r#"{"event_name": "a", "time": 1.8e12}"#));
+        assert_ne!(
+            integer,
+            key(r#"{"event_name": "a", "time": 1800000000000.5}"#)
+        );
+        assert_ne!(
+            integer,
+            key(r#"{"event_name": "a", "time": 1800000000001}"#)
+        );
+        assert_eq!(key(r#"{"time": 0}"#), key(r#"{"time": -0.0}"#));
+        assert_eq!(
+            key(r#"{"time": 10000000000000000000}"#),
+            key(r#"{"time": 1e19}"#)
+        );
     }
 }
