@@ -234,6 +234,16 @@ fn set_ces(config: &mut MockConfig, settings: Value) {
     config.per_api.insert("cloud-eye-events".into(), current);
 }
 
+fn request(method: &str, headers: &[(&str, &str)], body: &[u8]) -> http::Request<Bytes> {
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(format!("/V1.0/{CES_PROJECT}/events"));
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Bytes::copy_from_slice(body)).unwrap()
+}
+
 /// The event body `[event(time)]` with `time` written exactly as `literal`.
 fn body_with_time(literal: &str) -> Vec<u8> {
     let marker = 4_242_424_242_i64;
@@ -340,6 +350,86 @@ fn a_time_written_with_a_fraction_is_not_a_second_event() {
     assert_eq!(stored(&mock).len(), 1, "{:?}", stored(&mock));
 }
 
+/// Finding 15: a 405 says which method is allowed.
+#[test]
+fn a_405_carries_an_allow_header() {
+    let mock = mock(|_| {});
+    for method in ["GET", "PUT", "DELETE", "PATCH"] {
+        let resp = mock.handle(request(method, &[("x-auth-token", TOKEN)], b""));
+        assert_eq!(resp.status(), 405, "{method}");
+        assert_eq!(
+            resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some("POST"),
+            "{method}"
+        );
+    }
+}
+
+/// Finding 15: X-Auth-Token is 1 to 16,384 characters (seed 003), whatever tokens are configured.
+#[test]
+fn the_token_length_limit_holds_on_both_sides() {
+    let body = serde_json::to_vec(&json!([event(NOW)])).unwrap();
+    let tokens: Vec<String> = [1, 16_384, 16_385].iter().map(|n| "t".repeat(*n)).collect();
+    let mock = mock(|c| {
+        let list: Vec<Value> = tokens
+            .iter()
+            .map(|t| json!({"token": t, "project_id": CES_PROJECT, "permissions": ["ces:events:post"]}))
+            .collect();
+        set_ces(c, json!({ "tokens": list }));
+    });
+    let send = |token: &str| {
+        mock.handle(request(
+            "POST",
+            &[
+                ("x-auth-token", token),
+                ("content-type", "application/json"),
+            ],
+            &body,
+        ))
+    };
+    assert_eq!(send(&tokens[0]).status(), 201, "1 character");
+    assert_eq!(send(&tokens[1]).status(), 201, "16384 characters");
+    for (label, token) in [("16385 characters", tokens[2].as_str()), ("empty", "")] {
+        let resp = send(token);
+        assert_eq!(resp.status(), 401, "{label}");
+        assert_eq!(error_code(&resp), "APIGW.0301", "{label}");
+        assert!(
+            details(&resp).contains("16384"),
+            "{label}: {}",
+            details(&resp)
+        );
+    }
+}
+
+/// Finding 15: Content-Type is 1 to 64 characters (seed 003).
+#[test]
+fn the_content_type_length_limit_holds_on_both_sides() {
+    let mock = mock(|_| {});
+    let base = "application/json; charset=UTF-8; x=";
+    let of_length = |n: usize| format!("{base}{}", "a".repeat(n - base.len()));
+    for (content_type, status) in [
+        (of_length(64), 201),
+        (of_length(65), 400),
+        (String::new(), 400),
+        ("a".to_owned(), 201),
+    ] {
+        let body = serde_json::to_vec(&json!([event(NOW + content_type.len() as i64)])).unwrap();
+        let resp = mock.handle(request(
+            "POST",
+            &[("x-auth-token", TOKEN), ("content-type", &content_type)],
+            &body,
+        ));
+        assert_eq!(resp.status(), status, "{} characters", content_type.len());
+        if status == 400 {
+            assert!(
+                details(&resp).contains("Content-Type"),
+                "{}",
+                details(&resp)
+            );
+        }
+    }
+}
+
 /// Finding 15: project_id is 1 to 64 characters (seed 003), even for a project a key claims.
 #[test]
 fn the_project_id_length_limit_holds_on_both_sides() {
@@ -443,4 +533,68 @@ fn a_frozen_mock_clock_leaves_real_time_signatures_alone() {
         on_mock_time.handle(signed(&body, at_mock_time)).status(),
         201
     );
+}
+
+/// The control plane adds tokens (to probe the token and project limits from scenarios): they
+/// work like configured ones, are bounded in number and length, and a reset forgets them.
+#[test]
+fn tokens_added_on_the_control_plane_are_bounded_and_forgotten_on_reset() {
+    let mock = mock(|_| {});
+    let admin = |method: &str, path: &str, body: Value| {
+        mock.handle(
+            http::Request::builder()
+                .method(method)
+                .uri(format!("/__admin{path}"))
+                .body(Bytes::from(serde_json::to_vec(&body).unwrap()))
+                .unwrap(),
+        )
+    };
+    let added = admin(
+        "POST",
+        "/cloud-eye-events/tokens",
+        json!({"project_id": CES_PROJECT, "length": 40}),
+    );
+    assert_eq!(added.status(), 201);
+    let token = json_of(&added)["token"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 40);
+    assert!(token.starts_with("MIIX"), "{token}");
+    let body = serde_json::to_vec(&json!([event(NOW)])).unwrap();
+    let send = |token: &str| {
+        mock.handle(
+            http::Request::builder()
+                .method("POST")
+                .uri(format!("/V1.0/{CES_PROJECT}/events"))
+                .header("x-auth-token", token)
+                .body(Bytes::copy_from_slice(&body))
+                .unwrap(),
+        )
+    };
+    assert_eq!(send(&token).status(), 201);
+    for bad in [
+        json!({"project_id": CES_PROJECT}),
+        json!({"project_id": CES_PROJECT, "length": 0}),
+        json!({"project_id": CES_PROJECT, "length": 65_537}),
+        json!({"project_id": CES_PROJECT, "length": 4, "token": "abcd"}),
+        json!({"length": 4}),
+        json!({"project_id": CES_PROJECT, "length": 4, "extra": true}),
+    ] {
+        let resp = admin("POST", "/cloud-eye-events/tokens", bad.clone());
+        assert_eq!(resp.status(), 400, "{bad}");
+    }
+    let mut added_count = 1;
+    while admin(
+        "POST",
+        "/cloud-eye-events/tokens",
+        json!({"project_id": CES_PROJECT, "token": format!("T{added_count}")}),
+    )
+    .status()
+        == 201
+    {
+        added_count += 1;
+        assert!(added_count <= 1000, "the number of added tokens is bounded");
+    }
+    assert_eq!(added_count, 100);
+    assert_eq!(admin("POST", "/reset", json!({})).status(), 200);
+    assert_eq!(send(&token).status(), 401, "a reset forgets added tokens");
+    assert_eq!(send(TOKEN).status(), 201, "and keeps the configured ones");
 }

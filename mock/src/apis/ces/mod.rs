@@ -1,21 +1,26 @@
 //! Huawei Cloud Eye, reporting events (seed 003): `POST /V1.0/{project_id}/events`.
 //!
 //! Order of checks, as the API gateway and then CES apply them: body size (413 APIGW.0201),
-//! authentication (401: no credentials ces.0015; bad token or signature APIGW.0301), resource
-//! (404) and method (405), project id (400 ces.0003), permission (403), empty body
-//! (400 ces.0001), then every body rule at once (400 ces.0014). Every answer carries an
-//! X-Request-Id.
+//! authentication (401: no credentials ces.0015; a token outside its length limit, a bad token
+//! or signature APIGW.0301), resource (404) and method (405 with `Allow`), project id
+//! (400 ces.0003), permission (403), header limits (400 ces.0011), empty body (400 ces.0001),
+//! then every body rule at once (400 ces.0014). Every answer carries an X-Request-Id.
 
 pub mod config;
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
-use http::{header::HeaderName, StatusCode};
+use http::{
+    header::{HeaderName, ALLOW},
+    StatusCode,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api::{self, Account, Api, Credential, Ctx, Registration};
 use crate::auth::aksk::{self, Profile, VerifyError};
+use crate::auth::secrets_equal;
 use crate::config::MockConfig;
 use crate::errors::{self, ApiError};
 use crate::spec::{self, BodyError, LoadedSpec, Operation, Routed, SpecError};
@@ -92,10 +97,24 @@ struct GatewayMessages {
     bad_signature: String,
 }
 
+/// Seed 003's length limits of request headers, in characters.
+#[derive(Debug, Clone, Deserialize)]
+struct HeaderLimits {
+    headers: BTreeMap<String, LengthLimit>,
+    /// `{header}`, `{min}`, `{max}` are filled in.
+    message: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct LengthLimit {
+    min_length: usize,
+    max_length: usize,
+}
+
 /// Who is calling: an AK/SK pair or a token.
 enum Principal<'a> {
     Key(&'a AccessKey),
-    Token(&'a Token),
+    Token(Token),
 }
 
 impl Principal<'_> {
@@ -133,7 +152,10 @@ pub struct CesApi {
     permission: String,
     token_header: String,
     access_keys: Vec<AccessKey>,
-    tokens: Vec<Token>,
+    /// The configured tokens, then any the control plane added (`POST /__admin/<id>/tokens`).
+    tokens: RwLock<Vec<Token>>,
+    configured_tokens: Vec<Token>,
+    header_limits: HeaderLimits,
     /// Reported events (with `event_id`, `project_id`, `received_ms`), each once, by dedup key.
     store: Store<Value>,
 }
@@ -175,6 +197,24 @@ impl CesApi {
             }
         }
         let token_header = spec.token_header().unwrap_or("X-Auth-Token").to_owned();
+        let header_limits: HeaderLimits = spec.rule("header_limits")?;
+        // The token scheme's max_length and the header limit are one fact: they must agree.
+        if let Some(crate::spec::AuthScheme::Token {
+            max_length: Some(max),
+            ..
+        }) = spec.auth_scheme("token")
+        {
+            let limit = header_limits
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(&token_header))
+                .map(|(_, limit)| limit.max_length);
+            if limit != Some(*max) {
+                return Err(config_error(format!(
+                    "the token scheme's max_length {max} differs from header_limits ({limit:?})"
+                )));
+            }
+        }
         Ok(Self {
             project_pattern,
             project,
@@ -193,7 +233,9 @@ impl CesApi {
             permission: spec.permission().unwrap_or_default().to_owned(),
             token_header,
             access_keys: cfg.access_keys.clone(),
-            tokens: cfg.tokens.clone(),
+            tokens: RwLock::new(cfg.tokens.clone()),
+            configured_tokens: cfg.tokens.clone(),
+            header_limits,
             store: Store::new(cfg.max_events),
             spec,
         })
@@ -228,10 +270,14 @@ impl CesApi {
     fn authenticate(&self, req: &Request, ctx: &Ctx<'_>) -> Result<Principal<'_>, ApiError> {
         let gateway = |detail: &str| ApiError::new("gateway_auth").with("detail", detail);
         if let Some(value) = req.headers().get(self.token_header.as_str()) {
+            if let Some(broken) = self.header_limit_violation(&self.token_header, value.as_bytes())
+            {
+                return Err(gateway(&broken));
+            }
             return value
                 .to_str()
                 .ok()
-                .and_then(|t| self.tokens.iter().find(|known| known.token == t))
+                .and_then(|t| self.known_token(t))
                 .map(Principal::Token)
                 .ok_or_else(|| gateway(&self.gateway_messages.bad_token));
         }
@@ -269,6 +315,84 @@ impl CesApi {
             ))),
             Err(VerifyError::Skew { .. }) => Err(gateway(&texts.skew)),
             Err(_) => Err(gateway(&texts.bad_signature)),
+        }
+    }
+
+    /// Does `path` match an operation's template once its empty segments stand for parameters?
+    fn blank_parameter(&self, path: &str) -> bool {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.spec.spec.operations.iter().any(|op| {
+            let template: Vec<&str> = op.path.split('/').collect();
+            let is_param = |t: &str| t.len() > 2 && t.starts_with('{') && t.ends_with('}');
+            template.len() == segments.len()
+                && template
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t == s || is_param(t))
+                && template
+                    .iter()
+                    .zip(&segments)
+                    .any(|(t, s)| is_param(t) && s.is_empty())
+        })
+    }
+
+    /// The token that equals `presented`. Every known token is compared, each in constant time,
+    /// so the answer's timing does not tell which (or how much of one) matched.
+    fn known_token(&self, presented: &str) -> Option<Token> {
+        let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
+        let mut found = None;
+        for known in tokens.iter() {
+            if secrets_equal(presented, &known.token) && found.is_none() {
+                found = Some(known.clone());
+            }
+        }
+        found
+    }
+
+    /// The message of the limit `value` breaks, if `header` has a length limit (in characters;
+    /// a value that is not UTF-8 counts its bytes).
+    fn header_limit_violation(&self, header: &str, value: &[u8]) -> Option<String> {
+        let (name, limit) = self
+            .header_limits
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(header))?;
+        let length = std::str::from_utf8(value)
+            .map(|s| s.chars().count())
+            .unwrap_or(value.len());
+        if (limit.min_length..=limit.max_length).contains(&length) {
+            return None;
+        }
+        Some(spec::render_template(
+            &self.header_limits.message,
+            &[
+                ("header", name),
+                ("min", &limit.min_length.to_string()),
+                ("max", &limit.max_length.to_string()),
+                ("length", &length.to_string()),
+            ],
+        ))
+    }
+
+    /// Every limited header of the request other than the token (checked at authentication).
+    fn check_header_limits(&self, req: &Request) -> Result<(), ApiError> {
+        let broken: Vec<String> = self
+            .header_limits
+            .headers
+            .keys()
+            .filter(|name| !name.eq_ignore_ascii_case(&self.token_header))
+            .flat_map(|name| {
+                req.headers()
+                    .get_all(name.as_str())
+                    .iter()
+                    .filter_map(|value| self.header_limit_violation(name, value.as_bytes()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if broken.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::new("bad_header").with("detail", broken.join("; ")))
         }
     }
 
@@ -452,26 +576,110 @@ impl CesApi {
         )
     }
 
-    fn serve(&self, req: &Request, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    fn serve(&self, req: &Request, ctx: &Ctx<'_>) -> Result<Reply, Refused> {
         // The gateway refuses an oversized entity before it looks at credentials (whose
         // signature could not be checked anyway: the body was not kept).
         if exceeds_body_limit(req, self.body_limit) {
-            return Err(ApiError::new("payload_too_large"));
+            return Err(ApiError::new("payload_too_large").into());
         }
         let principal = self.authenticate(req, ctx)?;
         let (op, params) = match self.spec.route(req.method().as_str(), ctx.path) {
             Routed::Operation(op, params) => (op, params),
-            Routed::NoSuchPath => return Err(ApiError::new("not_found")),
-            Routed::MethodNotAllowed(_) => return Err(ApiError::new("method_not_allowed")),
+            // `/V1.0//events`: the project id is left blank, which CES names (ces.0003).
+            Routed::NoSuchPath if self.blank_parameter(ctx.path) => {
+                return Err(ApiError::new("bad_project").into())
+            }
+            Routed::NoSuchPath => return Err(ApiError::new("not_found").into()),
+            Routed::MethodNotAllowed(allowed) => {
+                return Err(Refused {
+                    error: ApiError::new("method_not_allowed"),
+                    allow: Some(allowed.join(", ")),
+                })
+            }
         };
         let project = path_param(&params, &self.project.param);
         if !self.project_pattern.is_match(project) || !principal.owns_project(project) {
-            return Err(ApiError::new("bad_project"));
+            return Err(ApiError::new("bad_project").into());
         }
         if !self.permission.is_empty() && !principal.may(&self.permission) {
-            return Err(ApiError::new("forbidden"));
+            return Err(ApiError::new("forbidden").into());
         }
-        self.create(req, ctx, project, op)
+        self.check_header_limits(req)?;
+        Ok(self.create(req, ctx, project, op)?)
+    }
+}
+
+/// An answer refused before the operation: the error, and the methods a 405 allows.
+struct Refused {
+    error: ApiError,
+    allow: Option<String>,
+}
+
+impl From<ApiError> for Refused {
+    fn from(error: ApiError) -> Self {
+        Self { error, allow: None }
+    }
+}
+
+/// A `POST /__admin/cloud-eye-events/tokens` body: a token (or a generated one of `length`
+/// characters) for a project, with the API's permission unless `permissions` says otherwise.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    project_id: String,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    length: Option<usize>,
+    #[serde(default)]
+    permissions: Option<Vec<String>>,
+}
+
+/// Tokens the control plane may add, and their largest length: enough to probe the seed's
+/// 16,384-character limit from both sides, bounded in memory.
+const MAX_ADDED_TOKENS: usize = 100;
+const MAX_ADDED_TOKEN_LENGTH: usize = 65_536;
+/// Generated tokens start with this, so transcripts can replace them (rule `transcript`).
+const GENERATED_TOKEN_PREFIX: &str = "MIIX";
+const TOKEN_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+impl CesApi {
+    fn add_token(&self, body: &[u8], ctx: &Ctx<'_>) -> Result<Value, String> {
+        let new: NewToken = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let token = match (new.token, new.length) {
+            (Some(token), None) => token,
+            (None, Some(length)) if (1..=MAX_ADDED_TOKEN_LENGTH).contains(&length) => {
+                let prefix = if length > GENERATED_TOKEN_PREFIX.len() {
+                    GENERATED_TOKEN_PREFIX
+                } else {
+                    ""
+                };
+                let rest = ctx.ids.random_chars(TOKEN_ALPHABET, length - prefix.len());
+                format!("{prefix}{rest}")
+            }
+            (None, Some(_)) => {
+                return Err(format!("length is 1 to {MAX_ADDED_TOKEN_LENGTH}"));
+            }
+            _ => return Err("give exactly one of token, length".into()),
+        };
+        if token.len() > MAX_ADDED_TOKEN_LENGTH {
+            return Err(format!(
+                "a token has at most {MAX_ADDED_TOKEN_LENGTH} bytes"
+            ));
+        }
+        let added = Token {
+            token,
+            project_id: new.project_id,
+            permissions: new
+                .permissions
+                .unwrap_or_else(|| vec![self.permission.clone()]),
+        };
+        let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
+        if tokens.len() >= self.configured_tokens.len() + MAX_ADDED_TOKENS {
+            return Err(format!("at most {MAX_ADDED_TOKENS} tokens can be added"));
+        }
+        tokens.push(added.clone());
+        Ok(serde_json::to_value(&added).unwrap_or(Value::Null))
     }
 }
 
@@ -510,9 +718,13 @@ impl Api for CesApi {
 
     fn handle(&self, req: &Request, ctx: &Ctx<'_>) -> Reply {
         let request_id = self.new_request_id(ctx);
-        let reply = self
-            .serve(req, ctx)
-            .unwrap_or_else(|err| self.error_reply(&err, &request_id));
+        let reply = self.serve(req, ctx).unwrap_or_else(|refused| {
+            let reply = self.error_reply(&refused.error, &request_id);
+            match refused.allow {
+                Some(methods) => reply.header(ALLOW, &methods),
+                None => reply,
+            }
+        });
         self.with_request_id(reply, &request_id)
     }
 
@@ -522,6 +734,7 @@ impl Api for CesApi {
 
     fn reset(&self) {
         self.store.clear();
+        *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = self.configured_tokens.clone();
     }
 
     fn accounts(&self) -> Vec<Account> {
@@ -539,7 +752,12 @@ impl Api for CesApi {
                 None => account,
             }
         });
-        let tokens = self.tokens.iter().map(|t| {
+        let tokens = self
+            .tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let tokens = tokens.iter().map(|t| {
             Account::new(
                 Credential::Token {
                     token: t.token.clone(),
@@ -551,8 +769,12 @@ impl Api for CesApi {
         keys.chain(tokens).collect()
     }
 
-    fn admin(&self, req: &Request, path: &str, _ctx: &Ctx<'_>) -> Option<Response> {
+    fn admin(&self, req: &Request, path: &str, ctx: &Ctx<'_>) -> Option<Response> {
         match (req.method().as_str(), path) {
+            ("POST", "tokens") => Some(match self.add_token(req.body(), ctx) {
+                Ok(token) => json_response(StatusCode::CREATED, &token, false),
+                Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"error": e}), false),
+            }),
             ("GET", "events") => Some(json_response(
                 StatusCode::OK,
                 &Value::Array(self.stored()),
