@@ -598,3 +598,48 @@ fn tokens_added_on_the_control_plane_are_bounded_and_forgotten_on_reset() {
     assert_eq!(send(&token).status(), 401, "a reset forgets added tokens");
     assert_eq!(send(TOKEN).status(), 201, "and keeps the configured ones");
 }
+
+/// Finding 11: replay refusal is a mock option, off by default.
+#[test]
+fn a_replayed_signature_is_refused_only_when_the_option_is_on() {
+    let body = serde_json::to_vec(&json!([event(NOW)])).unwrap();
+    let now = chrono::Utc::now();
+    let default = mock(|_| {});
+    assert_eq!(default.handle(signed(&body, now)).status(), 201);
+    assert_eq!(
+        default.handle(signed(&body, now)).status(),
+        201,
+        "by default the gateway's (undocumented) replay check is not imitated"
+    );
+
+    let strict = mock(|c| set_ces(c, json!({"refuse_replays": true})));
+    assert_eq!(strict.handle(signed(&body, now)).status(), 201);
+    let replay = strict.handle(signed(&body, now));
+    assert_eq!(replay.status(), 401, "{:?}", replay.body());
+    assert_eq!(error_code(&replay), "APIGW.0301");
+    assert!(details(&replay).contains("replay"), "{}", details(&replay));
+    // A fresh signature of the same body is another request (the event is a duplicate).
+    let later = strict.handle(signed(&body, now + chrono::Duration::seconds(1)));
+    assert_eq!(later.status(), 201, "{:?}", later.body());
+    assert_eq!(stored(&strict).len(), 1);
+}
+
+#[test]
+fn the_replay_option_has_a_flag() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: event_mock::server::ServeArgs,
+    }
+    let cli = Cli::try_parse_from(["event-mock", "--ces-refuse-replays"]).expect("flags");
+    let config = cli.serve.config().expect("config");
+    assert_eq!(
+        config.per_api["cloud-eye-events"]["refuse_replays"],
+        json!(true)
+    );
+    let off = Cli::try_parse_from(["event-mock"]).expect("flags");
+    let settings =
+        serde_json::to_value(off.serve.config().unwrap().api::<CesConfig>().unwrap()).unwrap();
+    assert_ne!(settings["refuse_replays"], json!(true), "off by default");
+}

@@ -7,6 +7,7 @@
 //! then every body rule at once (400 ces.0014). Every answer carries an X-Request-Id.
 
 pub mod config;
+mod replay;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -88,6 +89,13 @@ struct SignatureRule {
     messages: GatewayMessages,
 }
 
+/// Refusing a signature received before (a mock option; rule `replay`).
+#[derive(Debug, Clone, Deserialize)]
+struct ReplayRule {
+    refuse: bool,
+    message: String,
+}
+
 /// The gateway's texts for each authentication failure.
 #[derive(Debug, Clone, Deserialize)]
 struct GatewayMessages {
@@ -156,6 +164,9 @@ pub struct CesApi {
     tokens: RwLock<Vec<Token>>,
     configured_tokens: Vec<Token>,
     header_limits: HeaderLimits,
+    /// Signatures received, when replays are refused.
+    replays: Option<replay::Seen>,
+    replay_message: String,
     /// Reported events (with `event_id`, `project_id`, `received_ms`), each once, by dedup key.
     store: Store<Value>,
 }
@@ -198,6 +209,11 @@ impl CesApi {
         }
         let token_header = spec.token_header().unwrap_or("X-Auth-Token").to_owned();
         let header_limits: HeaderLimits = spec.rule("header_limits")?;
+        let replay_rule: ReplayRule = spec.rule("replay")?;
+        let replays = cfg
+            .refuse_replays
+            .unwrap_or(replay_rule.refuse)
+            .then(|| replay::Seen::new(cfg.max_remembered_signatures));
         // The token scheme's max_length and the header limit are one fact: they must agree.
         if let Some(crate::spec::AuthScheme::Token {
             max_length: Some(max),
@@ -236,6 +252,8 @@ impl CesApi {
             tokens: RwLock::new(cfg.tokens.clone()),
             configured_tokens: cfg.tokens.clone(),
             header_limits,
+            replays,
+            replay_message: replay_rule.message,
             store: Store::new(cfg.max_events),
             spec,
         })
@@ -303,12 +321,23 @@ impl CesApi {
         );
         let texts = &self.gateway_messages;
         match verified {
-            Ok(ak) => self
-                .access_keys
-                .iter()
-                .find(|k| k.ak == ak)
-                .map(Principal::Key)
-                .ok_or_else(|| gateway(&texts.bad_signature)),
+            Ok(ak) => {
+                let key = self
+                    .access_keys
+                    .iter()
+                    .find(|k| k.ak == ak)
+                    .ok_or_else(|| gateway(&texts.bad_signature))?;
+                if let Some(seen) = &self.replays {
+                    // A signature dated d is accepted while |now - d| <= the skew limit, so it
+                    // cannot come back later than 2 x the limit after it was first received.
+                    let now = ctx.signature_now();
+                    let signature = signature_of(req).unwrap_or_default();
+                    if !seen.first_receipt(&format!("{ak}:{signature}"), now, self.max_skew * 2) {
+                        return Err(gateway(&self.replay_message));
+                    }
+                }
+                Ok(Principal::Key(key))
+            }
             Err(VerifyError::UnknownAccessKey(ak)) => Err(gateway(&spec::render_template(
                 &texts.unknown_access_key,
                 &[("ak", &ak)],
@@ -609,6 +638,19 @@ impl CesApi {
     }
 }
 
+/// The `Signature=` part of a request's Authorization header.
+fn signature_of(req: &Request) -> Option<String> {
+    let value = req
+        .headers()
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let at = value.find("Signature=")? + "Signature=".len();
+    let rest = &value[at..];
+    let end = rest.find([',', ' ', '\t']).unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
+}
+
 /// An answer refused before the operation: the error, and the methods a 405 allows.
 struct Refused {
     error: ApiError,
@@ -734,6 +776,9 @@ impl Api for CesApi {
 
     fn reset(&self) {
         self.store.clear();
+        if let Some(seen) = &self.replays {
+            seen.clear();
+        }
         *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = self.configured_tokens.clone();
     }
 
