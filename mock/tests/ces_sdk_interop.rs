@@ -171,8 +171,10 @@ async fn the_sdk_surfaces_the_error_code_as_each_envelope_allows() {
 async fn the_sdk_reports_to_a_mock_whose_clock_is_frozen_far_from_now() {
     let Some(python) = python() else { return };
     let frozen_ms = 1_740_787_200_000_i64; // 2025-03-01T00:00:00Z
-    let mut config = MockConfig::default();
-    config.frozen_clock = chrono::DateTime::from_timestamp_millis(frozen_ms);
+    let mut config = MockConfig {
+        frozen_clock: chrono::DateTime::from_timestamp_millis(frozen_ms),
+        ..MockConfig::default()
+    };
     let (results, stored) = run_sdk_at(python.clone(), config.clone(), Some(frozen_ms)).await;
     let accepted = &results["accepted"];
     assert_eq!(accepted["status"], 201, "{results:#}");
