@@ -1,8 +1,11 @@
 """Report events to a Cloud Eye endpoint with Huawei's official Python SDK, unchanged.
 
-Usage: report_events.py ENDPOINT AK SK PROJECT_ID
+Usage: report_events.py ENDPOINT AK SK PROJECT_ID [EVENT_TIME_MS]
 Prints one JSON object: what the SDK returned for each case. The Rust test
 mock/tests/ces_sdk_interop.rs runs this against the mock and checks the results.
+
+EVENT_TIME_MS dates the events (default: now) for a mock whose clock is frozen elsewhere; the
+SDK still signs every request with this machine's time, as it always does.
 """
 import json
 import os
@@ -71,7 +74,7 @@ def main():
         .with_endpoint(endpoint)
         .build()
     )
-    now = int(time.time() * 1000)
+    now = int(sys.argv[5]) if len(sys.argv) > 5 else int(time.time() * 1000)
     results = {
         "accepted": send(client, [event("systemInvaded", now), event("systemParalysis", now + 20, event_user="xihong")]),
         "duplicate": send(client, [event("systemInvaded", now)]),

@@ -255,6 +255,15 @@ impl<T: Weigh> Indexed<T> {
         own && shared
     }
 
+    /// Can `more` items of `bytes` bytes in all be stored without refusal or eviction: under
+    /// this store's cap and the shared budget (when the budget refuses rather than evicts)?
+    pub fn has_room(&self, more: usize, bytes: usize) -> bool {
+        let limits = self.budget.limits();
+        self.has_room_for(more)
+            && (limits.when_full == WhenFull::EvictOldest
+                || self.budget.bytes().saturating_add(bytes) <= limits.max_bytes)
+    }
+
     pub fn capacity(&self) -> usize {
         self.capacity
     }

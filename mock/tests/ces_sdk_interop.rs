@@ -11,6 +11,15 @@ use serde_json::Value;
 
 /// Run the SDK script against a fresh mock with `config`; its JSON results and the events stored.
 async fn run_sdk(python: std::ffi::OsString, config: MockConfig) -> (Value, Value) {
+    run_sdk_at(python, config, None).await
+}
+
+/// [`run_sdk`], the events dated `event_time_ms` (the SDK still signs with real time).
+async fn run_sdk_at(
+    python: std::ffi::OsString,
+    config: MockConfig,
+    event_time_ms: Option<i64>,
+) -> (Value, Value) {
     let server = MockServer::start_with(config.clone()).await.expect("mock");
     let key = config.api::<CesConfig>().expect("settings").access_keys[0].clone();
     let script = concat!(
@@ -25,6 +34,7 @@ async fn run_sdk(python: std::ffi::OsString, config: MockConfig) -> (Value, Valu
             .arg(&key.ak)
             .arg(&key.sk)
             .arg(&key.project_ids[0])
+            .args(event_time_ms.map(|ms| ms.to_string()))
             .env("NO_PROXY", "127.0.0.1,localhost")
             .output()
     })
@@ -152,4 +162,60 @@ async fn the_sdk_surfaces_the_error_code_as_each_envelope_allows() {
         );
         assert_eq!(results["accepted"]["status"], 201, "{envelope}");
     }
+}
+
+/// The mock clock frozen far from now (2025) while the SDK signs with real time: the signature is
+/// checked against real time (the default `signature_clock`), the events against the mock clock.
+/// Checked against the frozen clock instead, the SDK's signature is refused for its date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_reports_to_a_mock_whose_clock_is_frozen_far_from_now() {
+    let Some(python) = python() else { return };
+    let frozen_ms = 1_740_787_200_000_i64; // 2025-03-01T00:00:00Z
+    let mut config = MockConfig {
+        frozen_clock: chrono::DateTime::from_timestamp_millis(frozen_ms),
+        ..MockConfig::default()
+    };
+    let (results, stored) = run_sdk_at(python.clone(), config.clone(), Some(frozen_ms)).await;
+    let accepted = &results["accepted"];
+    assert_eq!(accepted["status"], 201, "{results:#}");
+    let first_id = accepted["events"][0]["event_id"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        first_id.starts_with(&format!("ev{frozen_ms}")),
+        "the id carries the mock's time of receipt: {first_id}"
+    );
+    assert_eq!(stored.as_array().map(Vec::len), Some(2), "{stored}");
+    assert_eq!(
+        results["too_old"]["status"], 400,
+        "the window follows the mock clock"
+    );
+    assert_eq!(results["bad_signature"]["error_code"], "APIGW.0301");
+
+    config.signature_clock = event_mock::config::SignatureClock::Mock;
+    let (results, stored) = run_sdk_at(python, config, Some(frozen_ms)).await;
+    let refused = &results["accepted"];
+    assert_eq!(refused["status"], 401, "{results:#}");
+    assert_eq!(refused["error_code"], "APIGW.0301");
+    assert!(
+        refused["error_msg"]
+            .as_str()
+            .is_some_and(|m| m.contains("x-sdk-date differs from server time by more than 15min")),
+        "{refused}"
+    );
+    assert_eq!(stored.as_array().map(Vec::len), Some(0), "{stored}");
+}
+
+/// Replay refusal (off by default) leaves the SDK's own traffic alone: every request it sends is
+/// signed afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_is_not_refused_when_replays_are_refused() {
+    let Some(python) = python() else { return };
+    let mut config = MockConfig::default();
+    config.edit::<CesConfig>(|s| s.refuse_replays = Some(true));
+    let (results, stored) = run_sdk(python, config).await;
+    assert_eq!(results["accepted"]["status"], 201, "{results:#}");
+    assert_eq!(results["duplicate"]["status"], 201, "{results:#}");
+    assert_eq!(results["event_sys"]["status"], 400, "{results:#}");
+    assert_eq!(stored.as_array().map(Vec::len), Some(2), "{stored}");
 }

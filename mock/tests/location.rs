@@ -28,7 +28,10 @@ fn location_ignores_the_clients_host() {
     config.public_url = Some("https://mock.example:8443".into());
     let mock = Mock::new(config).unwrap();
     let url = location(&create(&mock, "attacker.example"));
-    assert!(url.starts_with("https://mock.example:8443/mws/rest/events/"), "{url}");
+    assert!(
+        url.starts_with("https://mock.example:8443/mws/rest/events/"),
+        "{url}"
+    );
     // No public URL and no server: a fixed local origin, still not the client's Host.
     let mock = Mock::new(MockConfig::deterministic()).unwrap();
     let url = location(&create(&mock, "attacker.example"));
@@ -37,7 +40,12 @@ fn location_ignores_the_clients_host() {
 
 #[tokio::test]
 async fn the_server_uses_its_bound_address() {
-    let server = MockServer::start_with(MockConfig::deterministic()).await.unwrap();
+    let server = MockServer::start_with(MockConfig::deterministic())
+        .await
+        .unwrap();
     let url = location(&create(server.mock(), "attacker.example"));
-    assert!(url.starts_with(&format!("{}/mws/rest/events/", server.url())), "{url}");
+    assert!(
+        url.starts_with(&format!("{}/mws/rest/events/", server.url())),
+        "{url}"
+    );
 }

@@ -1,5 +1,6 @@
 //! Cloud Eye settings of a mock instance (keys, tokens, envelope, window margin, dedup and
-//! sub_event_type modes, limits) and the server's `--access-key`/`--token`/`--ces-*` flags.
+//! sub_event_type modes, replay refusal, limits) and the server's `--access-key`/`--token`/
+//! `--ces-*` flags.
 
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +80,13 @@ pub struct CesConfig {
     pub max_body_bytes: Option<usize>,
     /// At most this many stored events; more gives the vendor's 500.
     pub max_events: usize,
+    /// Refuse an AK/SK signature seen before (401 APIGW.0301), as a gateway with replay
+    /// protection would; `None` uses the spec's rule `replay` (off: Huawei documents no such
+    /// check, only the 15-minute date window).
+    pub refuse_replays: Option<bool>,
+    /// With replay refusal on, at most this many signatures are remembered (each for twice the
+    /// date window); when full, the one that expires first is forgotten.
+    pub max_remembered_signatures: usize,
 }
 
 impl Default for CesConfig {
@@ -109,6 +117,8 @@ impl Default for CesConfig {
             sub_event_type: None,
             max_body_bytes: None,
             max_events: 1_000_000,
+            refuse_replays: None,
+            max_remembered_signatures: 100_000,
         }
     }
 }
@@ -139,6 +149,11 @@ pub struct CesFlags {
     /// Cloud Eye: what to do with detail.sub_event_type (a regional feature).
     #[arg(long, value_parser = ["accept", "ignore", "reject"])]
     pub ces_sub_event_type: Option<String>,
+    /// Cloud Eye: refuse an AK/SK-signed request whose signature was already received (off by
+    /// default: Huawei's gateway behaviour is undocumented). `--ces-refuse-replays=false` turns
+    /// it off where the spec turns it on.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub ces_refuse_replays: Option<bool>,
 }
 
 impl ApiFlags for CesFlags {
@@ -183,6 +198,9 @@ impl ApiFlags for CesFlags {
             Some("reject") => settings.sub_event_type = Some(SubEventMode::Reject),
             Some(_) => settings.sub_event_type = Some(SubEventMode::Accept),
             None => {}
+        }
+        if self.ces_refuse_replays.is_some() {
+            settings.refuse_replays = self.ces_refuse_replays;
         }
         config.set_api(&settings);
         Ok(())

@@ -1,25 +1,31 @@
 //! Huawei Cloud Eye, reporting events (seed 003): `POST /V1.0/{project_id}/events`.
 //!
 //! Order of checks, as the API gateway and then CES apply them: body size (413 APIGW.0201),
-//! authentication (401: no credentials ces.0015; bad token or signature APIGW.0301), resource
-//! (404) and method (405), project id (400 ces.0003), permission (403), empty body
-//! (400 ces.0001), then every body rule at once (400 ces.0014). Every answer carries an
-//! X-Request-Id.
+//! authentication (401: no credentials ces.0015; a token outside its length limit, a bad token
+//! or signature APIGW.0301), resource (404) and method (405 with `Allow`), project id
+//! (400 ces.0003), permission (403), header limits (400 ces.0011), empty body (400 ces.0001),
+//! then every body rule at once (400 ces.0014). Every answer carries an X-Request-Id.
 
 pub mod config;
+mod replay;
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
-use http::{header::HeaderName, StatusCode};
+use http::{
+    header::{HeaderName, ALLOW},
+    StatusCode,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api::{self, Account, Api, Credential, Ctx, Registration};
 use crate::auth::aksk::{self, Profile, VerifyError};
+use crate::auth::secrets_equal;
 use crate::config::MockConfig;
 use crate::errors::{self, ApiError};
 use crate::spec::{self, BodyError, LoadedSpec, Operation, Routed, SpecError};
-use crate::store::{Budget, Store};
+use crate::store::{Budget, Store, Weigh};
 use crate::wire::{exceeds_body_limit, json_response, path_param, Reply, Request, Response};
 
 use config::{AccessKey, CesConfig, CesFlags, DuplicateId, SubEventMode, Token};
@@ -83,6 +89,13 @@ struct SignatureRule {
     messages: GatewayMessages,
 }
 
+/// Refusing a signature received before (a mock option; rule `replay`).
+#[derive(Debug, Clone, Deserialize)]
+struct ReplayRule {
+    refuse: bool,
+    message: String,
+}
+
 /// The gateway's texts for each authentication failure.
 #[derive(Debug, Clone, Deserialize)]
 struct GatewayMessages {
@@ -92,10 +105,24 @@ struct GatewayMessages {
     bad_signature: String,
 }
 
+/// Seed 003's length limits of request headers, in characters.
+#[derive(Debug, Clone, Deserialize)]
+struct HeaderLimits {
+    headers: BTreeMap<String, LengthLimit>,
+    /// `{header}`, `{min}`, `{max}` are filled in.
+    message: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct LengthLimit {
+    min_length: usize,
+    max_length: usize,
+}
+
 /// Who is calling: an AK/SK pair or a token.
 enum Principal<'a> {
     Key(&'a AccessKey),
-    Token(&'a Token),
+    Token(Token),
 }
 
 impl Principal<'_> {
@@ -133,7 +160,13 @@ pub struct CesApi {
     permission: String,
     token_header: String,
     access_keys: Vec<AccessKey>,
-    tokens: Vec<Token>,
+    /// The configured tokens, then any the control plane added (`POST /__admin/<id>/tokens`).
+    tokens: RwLock<Vec<Token>>,
+    configured_tokens: Vec<Token>,
+    header_limits: HeaderLimits,
+    /// Signatures received, when replays are refused.
+    replays: Option<replay::Seen>,
+    replay_message: String,
     /// Reported events (with `event_id`, `project_id`, `received_ms`), each once, by dedup key.
     store: Store<Value>,
 }
@@ -179,6 +212,29 @@ impl CesApi {
             }
         }
         let token_header = spec.token_header().unwrap_or("X-Auth-Token").to_owned();
+        let header_limits: HeaderLimits = spec.rule("header_limits")?;
+        let replay_rule: ReplayRule = spec.rule("replay")?;
+        let replays = cfg
+            .refuse_replays
+            .unwrap_or(replay_rule.refuse)
+            .then(|| replay::Seen::new(cfg.max_remembered_signatures));
+        // The token scheme's max_length and the header limit are one fact: they must agree.
+        if let Some(crate::spec::AuthScheme::Token {
+            max_length: Some(max),
+            ..
+        }) = spec.auth_scheme("token")
+        {
+            let limit = header_limits
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(&token_header))
+                .map(|(_, limit)| limit.max_length);
+            if limit != Some(*max) {
+                return Err(config_error(format!(
+                    "the token scheme's max_length {max} differs from header_limits ({limit:?})"
+                )));
+            }
+        }
         Ok(Self {
             project_pattern,
             project,
@@ -197,7 +253,11 @@ impl CesApi {
             permission: spec.permission().unwrap_or_default().to_owned(),
             token_header,
             access_keys: cfg.access_keys.clone(),
-            tokens: cfg.tokens.clone(),
+            tokens: RwLock::new(cfg.tokens.clone()),
+            configured_tokens: cfg.tokens.clone(),
+            header_limits,
+            replays,
+            replay_message: replay_rule.message,
             store: Store::new(cfg.max_events, budget.clone()),
             spec,
         })
@@ -232,10 +292,14 @@ impl CesApi {
     fn authenticate(&self, req: &Request, ctx: &Ctx<'_>) -> Result<Principal<'_>, ApiError> {
         let gateway = |detail: &str| ApiError::new("gateway_auth").with("detail", detail);
         if let Some(value) = req.headers().get(self.token_header.as_str()) {
+            if let Some(broken) = self.header_limit_violation(&self.token_header, value.as_bytes())
+            {
+                return Err(gateway(&broken));
+            }
             return value
                 .to_str()
                 .ok()
-                .and_then(|t| self.tokens.iter().find(|known| known.token == t))
+                .and_then(|t| self.known_token(t))
                 .map(Principal::Token)
                 .ok_or_else(|| gateway(&self.gateway_messages.bad_token));
         }
@@ -261,18 +325,107 @@ impl CesApi {
         );
         let texts = &self.gateway_messages;
         match verified {
-            Ok(ak) => self
-                .access_keys
-                .iter()
-                .find(|k| k.ak == ak)
-                .map(Principal::Key)
-                .ok_or_else(|| gateway(&texts.bad_signature)),
+            Ok(ak) => {
+                let key = self
+                    .access_keys
+                    .iter()
+                    .find(|k| k.ak == ak)
+                    .ok_or_else(|| gateway(&texts.bad_signature))?;
+                if let Some(seen) = &self.replays {
+                    // A signature dated d is accepted while |now - d| <= the skew limit, so it
+                    // cannot come back later than 2 x the limit after it was first received.
+                    let now = ctx.signature_now();
+                    let signature = signature_of(req).unwrap_or_default();
+                    if !seen.first_receipt(&format!("{ak}:{signature}"), now, self.max_skew * 2) {
+                        return Err(gateway(&self.replay_message));
+                    }
+                }
+                Ok(Principal::Key(key))
+            }
             Err(VerifyError::UnknownAccessKey(ak)) => Err(gateway(&spec::render_template(
                 &texts.unknown_access_key,
                 &[("ak", &ak)],
             ))),
             Err(VerifyError::Skew { .. }) => Err(gateway(&texts.skew)),
             Err(_) => Err(gateway(&texts.bad_signature)),
+        }
+    }
+
+    /// Does `path` match an operation's template once its empty segments stand for parameters?
+    fn blank_parameter(&self, path: &str) -> bool {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.spec.spec.operations.iter().any(|op| {
+            let template: Vec<&str> = op.path.split('/').collect();
+            let is_param = |t: &str| t.len() > 2 && t.starts_with('{') && t.ends_with('}');
+            template.len() == segments.len()
+                && template
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t == s || is_param(t))
+                && template
+                    .iter()
+                    .zip(&segments)
+                    .any(|(t, s)| is_param(t) && s.is_empty())
+        })
+    }
+
+    /// The token that equals `presented`. Every known token is compared, each in constant time,
+    /// so the answer's timing does not tell which (or how much of one) matched.
+    fn known_token(&self, presented: &str) -> Option<Token> {
+        let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
+        let mut found = None;
+        for known in tokens.iter() {
+            if secrets_equal(presented, &known.token) && found.is_none() {
+                found = Some(known.clone());
+            }
+        }
+        found
+    }
+
+    /// The message of the limit `value` breaks, if `header` has a length limit (in characters;
+    /// a value that is not UTF-8 counts its bytes).
+    fn header_limit_violation(&self, header: &str, value: &[u8]) -> Option<String> {
+        let (name, limit) = self
+            .header_limits
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(header))?;
+        let length = std::str::from_utf8(value)
+            .map(|s| s.chars().count())
+            .unwrap_or(value.len());
+        if (limit.min_length..=limit.max_length).contains(&length) {
+            return None;
+        }
+        Some(spec::render_template(
+            &self.header_limits.message,
+            &[
+                ("header", name),
+                ("min", &limit.min_length.to_string()),
+                ("max", &limit.max_length.to_string()),
+                ("length", &length.to_string()),
+            ],
+        ))
+    }
+
+    /// Every limited header of the request other than the token (checked at authentication).
+    fn check_header_limits(&self, req: &Request) -> Result<(), ApiError> {
+        let broken: Vec<String> = self
+            .header_limits
+            .headers
+            .keys()
+            .filter(|name| !name.eq_ignore_ascii_case(&self.token_header))
+            .flat_map(|name| {
+                req.headers()
+                    .get_all(name.as_str())
+                    .iter()
+                    .filter_map(|value| self.header_limit_violation(name, value.as_bytes()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if broken.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::new("bad_header").with("detail", broken.join("; ")))
         }
     }
 
@@ -383,12 +536,16 @@ impl CesApi {
             .map(|i| (self.dedup_key(&i, project), i))
             .collect();
         let mut store = self.store.write();
-        let new_keys: std::collections::HashSet<&str> = keyed
-            .iter()
-            .map(|(k, _)| k.as_str())
-            .filter(|k| !store.contains_key(k))
-            .collect();
-        if !store.has_room_for(new_keys.len()) {
+        let mut new_keys = std::collections::HashSet::new();
+        let mut new_bytes = 0usize;
+        for (key, item) in &keyed {
+            if !store.contains_key(key) && new_keys.insert(key.as_str()) {
+                // What the item will weigh once stored (with its id, project and time).
+                new_bytes = new_bytes.saturating_add(item.weight() + 128);
+            }
+        }
+        // All or nothing: a batch that does not fit is refused before anything is stored.
+        if !store.has_room(new_keys.len(), new_bytes) {
             return Err(ApiError::new("internal").with(
                 "detail",
                 format!("the mock stores at most {} events", store.capacity()),
@@ -438,7 +595,7 @@ impl CesApi {
                 field
                     .split('.')
                     .try_fold(item, |v, part| v.get(part))
-                    .cloned()
+                    .map(by_value)
                     .unwrap_or(Value::Null)
             })
             .collect();
@@ -456,26 +613,151 @@ impl CesApi {
         )
     }
 
-    fn serve(&self, req: &Request, ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    fn serve(&self, req: &Request, ctx: &Ctx<'_>) -> Result<Reply, Refused> {
         // The gateway refuses an oversized entity before it looks at credentials (whose
         // signature could not be checked anyway: the body was not kept).
         if exceeds_body_limit(req, self.body_limit) {
-            return Err(ApiError::new("payload_too_large"));
+            return Err(ApiError::new("payload_too_large").into());
         }
         let principal = self.authenticate(req, ctx)?;
         let (op, params) = match self.spec.route(req.method().as_str(), ctx.path) {
             Routed::Operation(op, params) => (op, params),
-            Routed::NoSuchPath => return Err(ApiError::new("not_found")),
-            Routed::MethodNotAllowed(_) => return Err(ApiError::new("method_not_allowed")),
+            // `/V1.0//events`: the project id is left blank, which CES names (ces.0003).
+            Routed::NoSuchPath if self.blank_parameter(ctx.path) => {
+                return Err(ApiError::new("bad_project").into())
+            }
+            Routed::NoSuchPath => return Err(ApiError::new("not_found").into()),
+            Routed::MethodNotAllowed(allowed) => {
+                return Err(Refused {
+                    error: ApiError::new("method_not_allowed"),
+                    allow: Some(allowed.join(", ")),
+                })
+            }
         };
         let project = path_param(&params, &self.project.param);
         if !self.project_pattern.is_match(project) || !principal.owns_project(project) {
-            return Err(ApiError::new("bad_project"));
+            return Err(ApiError::new("bad_project").into());
         }
         if !self.permission.is_empty() && !principal.may(&self.permission) {
-            return Err(ApiError::new("forbidden"));
+            return Err(ApiError::new("forbidden").into());
         }
-        self.create(req, ctx, project, op)
+        self.check_header_limits(req)?;
+        Ok(self.create(req, ctx, project, op)?)
+    }
+}
+
+/// The `Signature=` part of a request's Authorization header.
+fn signature_of(req: &Request) -> Option<String> {
+    let value = req
+        .headers()
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let at = value.find("Signature=")? + "Signature=".len();
+    let rest = &value[at..];
+    let end = rest.find([',', ' ', '\t']).unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
+}
+
+/// An answer refused before the operation: the error, and the methods a 405 allows.
+struct Refused {
+    error: ApiError,
+    allow: Option<String>,
+}
+
+impl From<ApiError> for Refused {
+    fn from(error: ApiError) -> Self {
+        Self { error, allow: None }
+    }
+}
+
+/// A `POST /__admin/cloud-eye-events/tokens` body: a token (or a generated one of `length`
+/// characters) for a project, with the API's permission unless `permissions` says otherwise.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    project_id: String,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    length: Option<usize>,
+    #[serde(default)]
+    permissions: Option<Vec<String>>,
+}
+
+/// Tokens the control plane may add, and their largest length: enough to probe the seed's
+/// 16,384-character limit from both sides, bounded in memory.
+const MAX_ADDED_TOKENS: usize = 100;
+const MAX_ADDED_TOKEN_LENGTH: usize = 65_536;
+/// Generated tokens start with this, so transcripts can replace them (rule `transcript`).
+const GENERATED_TOKEN_PREFIX: &str = "MIIX";
+const TOKEN_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+impl CesApi {
+    fn add_token(&self, body: &[u8], ctx: &Ctx<'_>) -> Result<Value, String> {
+        let new: NewToken = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let token = match (new.token, new.length) {
+            (Some(token), None) => token,
+            (None, Some(length)) if (1..=MAX_ADDED_TOKEN_LENGTH).contains(&length) => {
+                let prefix = if length > GENERATED_TOKEN_PREFIX.len() {
+                    GENERATED_TOKEN_PREFIX
+                } else {
+                    ""
+                };
+                let rest = ctx.ids.random_chars(TOKEN_ALPHABET, length - prefix.len());
+                format!("{prefix}{rest}")
+            }
+            (None, Some(_)) => {
+                return Err(format!("length is 1 to {MAX_ADDED_TOKEN_LENGTH}"));
+            }
+            _ => return Err("give exactly one of token, length".into()),
+        };
+        if token.len() > MAX_ADDED_TOKEN_LENGTH {
+            return Err(format!(
+                "a token has at most {MAX_ADDED_TOKEN_LENGTH} bytes"
+            ));
+        }
+        let added = Token {
+            token,
+            project_id: new.project_id,
+            permissions: new
+                .permissions
+                .unwrap_or_else(|| vec![self.permission.clone()]),
+        };
+        let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
+        if tokens.len() >= self.configured_tokens.len() + MAX_ADDED_TOKENS {
+            return Err(format!("at most {MAX_ADDED_TOKENS} tokens can be added"));
+        }
+        tokens.push(added.clone());
+        Ok(serde_json::to_value(&added).unwrap_or(Value::Null))
+    }
+}
+
+/// `value` with every number in one canonical form, so keys compare numbers by value: a number
+/// with an integral value within 64 bits is written as an integer (`1800000000000.0` and `-0.0`
+/// key like `1800000000000` and `0`). Nesting is bounded by the body's parse depth.
+fn by_value(value: &Value) -> Value {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap_or(f64::NAN);
+            // 2^63 and 2^64: integral values below them convert to i64 / u64 without loss.
+            const I64_END: f64 = 9_223_372_036_854_775_808.0;
+            const U64_END: f64 = 18_446_744_073_709_551_616.0;
+            if x.fract() != 0.0 {
+                value.clone()
+            } else if (-I64_END..I64_END).contains(&x) {
+                Value::from(x as i64)
+            } else if (0.0..U64_END).contains(&x) {
+                Value::from(x as u64)
+            } else {
+                value.clone()
+            }
+        }
+        Value::Array(items) => Value::Array(items.iter().map(by_value).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), by_value(v))).collect())
+        }
+        other => other.clone(),
     }
 }
 
@@ -486,9 +768,13 @@ impl Api for CesApi {
 
     fn handle(&self, req: &Request, ctx: &Ctx<'_>) -> Reply {
         let request_id = self.new_request_id(ctx);
-        let reply = self
-            .serve(req, ctx)
-            .unwrap_or_else(|err| self.error_reply(&err, &request_id));
+        let reply = self.serve(req, ctx).unwrap_or_else(|refused| {
+            let reply = self.error_reply(&refused.error, &request_id);
+            match refused.allow {
+                Some(methods) => reply.header(ALLOW, &methods),
+                None => reply,
+            }
+        });
         self.with_request_id(reply, &request_id)
     }
 
@@ -498,6 +784,10 @@ impl Api for CesApi {
 
     fn reset(&self) {
         self.store.clear();
+        if let Some(seen) = &self.replays {
+            seen.clear();
+        }
+        *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = self.configured_tokens.clone();
     }
 
     fn accounts(&self) -> Vec<Account> {
@@ -515,7 +805,12 @@ impl Api for CesApi {
                 None => account,
             }
         });
-        let tokens = self.tokens.iter().map(|t| {
+        let tokens = self
+            .tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let tokens = tokens.iter().map(|t| {
             Account::new(
                 Credential::Token {
                     token: t.token.clone(),
@@ -527,8 +822,12 @@ impl Api for CesApi {
         keys.chain(tokens).collect()
     }
 
-    fn admin(&self, req: &Request, path: &str, _ctx: &Ctx<'_>) -> Option<Response> {
+    fn admin(&self, req: &Request, path: &str, ctx: &Ctx<'_>) -> Option<Response> {
         match (req.method().as_str(), path) {
+            ("POST", "tokens") => Some(match self.add_token(req.body(), ctx) {
+                Ok(token) => json_response(StatusCode::CREATED, &token, false),
+                Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"error": e}), false),
+            }),
             ("GET", "events") => Some(json_response(
                 StatusCode::OK,
                 &Value::Array(self.stored()),
@@ -553,5 +852,49 @@ impl Api for CesApi {
             &request_id,
         );
         self.with_request_id(reply, &request_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::config::CES_PROJECT;
+    use super::*;
+
+    fn api() -> CesApi {
+        let spec = crate::apis::spec(API_ID).expect("spec");
+        CesApi::new(
+            spec,
+            &MockConfig::default(),
+            &crate::store::Budget::unlimited(),
+        )
+        .expect("api")
+    }
+
+    #[test]
+    fn dedup_keys_compare_numbers_by_value() {
+        let api = api();
+        let key = |text: &str| {
+            let item: Value = serde_json::from_str(text).expect("json");
+            api.dedup_key(&item, CES_PROJECT)
+        };
+        let integer = key(r#"{"event_name": "a", "time": 1800000000000}"#);
+        assert_eq!(
+            integer,
+            key(r#"{"event_name": "a", "time": 1800000000000.0}"#)
+        );
+        assert_eq!(integer, key(r#"{"event_name": "a", "time": 1.8e12}"#));
+        assert_ne!(
+            integer,
+            key(r#"{"event_name": "a", "time": 1800000000000.5}"#)
+        );
+        assert_ne!(
+            integer,
+            key(r#"{"event_name": "a", "time": 1800000000001}"#)
+        );
+        assert_eq!(key(r#"{"time": 0}"#), key(r#"{"time": -0.0}"#));
+        assert_eq!(
+            key(r#"{"time": 10000000000000000000}"#),
+            key(r#"{"time": 1e19}"#)
+        );
     }
 }
