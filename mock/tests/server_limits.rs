@@ -510,7 +510,15 @@ async fn an_oversize_body_over_http2_gets_the_apis_413() {
 #[tokio::test]
 async fn an_http2_client_that_uploads_its_whole_oversize_body_before_reading_gets_the_413() {
     within(15, async {
-        let server = server_with(config(), limits()).await;
+        // Time enough to move the whole body on a busy machine.
+        let server = server_with(
+            config(),
+            ServerLimits {
+                body_timeout: Duration::from_secs(10),
+                ..limits()
+            },
+        )
+        .await;
         let mut h2 = H2::open(&server).await;
         let auth = mws_basic(&server);
         // No content-length: the server finds out while reading. 3 MiB is more than the
@@ -555,7 +563,15 @@ async fn an_http2_client_that_uploads_its_whole_oversize_body_before_reading_get
 #[tokio::test]
 async fn an_http1_client_that_sends_its_whole_oversize_body_before_reading_gets_the_413() {
     within(15, async {
-        let server = server_with(config(), limits()).await;
+        // Time enough to move the whole body on a busy machine.
+        let server = server_with(
+            config(),
+            ServerLimits {
+                body_timeout: Duration::from_secs(10),
+                ..limits()
+            },
+        )
+        .await;
         let mut stream = connect(&server).await;
         // More than loopback socket buffers hold: the write completes only if the server reads.
         let size = 24 * 1024 * 1024;
