@@ -135,11 +135,11 @@ impl MockServer {
         address: SocketAddr,
         limits: ServerLimits,
     ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(address).await?;
+        let address = listener.local_addr()?;
         if let Some(warning) = control_plane_exposure(&mut config, address) {
             eprintln!("{warning}");
         }
-        let listener = TcpListener::bind(address).await?;
-        let address = listener.local_addr()?;
         if config.public_url.is_none() {
             config.public_url = Some(format!("http://{address}"));
         }
@@ -745,11 +745,20 @@ impl ServeArgs {
         let config = self.config().map_err(anyhow::Error::msg)?;
         let address = SocketAddr::new(self.host, self.port);
         let server = MockServer::bind_with(config, address, self.limits()).await?;
-        for api in server.mock().api_ids() {
-            println!("{api}: {}", server.api_url(api).unwrap_or_default());
+        let mock = server.mock();
+        let base = mock
+            .config()
+            .public_url
+            .clone()
+            .unwrap_or_else(|| server.url());
+        for api in mock.api_ids() {
+            println!(
+                "{api}: {base}{}",
+                mock.base_path_of(api).unwrap_or_default()
+            );
         }
-        if server.mock().config().admin {
-            println!("control plane: {}/__admin", server.url());
+        if mock.config().admin {
+            println!("control plane: {base}/__admin");
         }
         tokio::signal::ctrl_c().await?;
         Ok(())

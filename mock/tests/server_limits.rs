@@ -648,6 +648,31 @@ async fn binding_all_interfaces_without_a_token_does_not_serve_the_control_plane
     .await
 }
 
+#[tokio::test]
+async fn a_hand_built_mock_with_an_open_control_plane_is_not_served_on_all_interfaces() {
+    within(10, async {
+        let any = SocketAddr::from(([0, 0, 0, 0], 0));
+        let open = std::sync::Arc::new(event_mock::Mock::new(config()).expect("mock"));
+        let refused = MockServer::serve(open, any)
+            .await
+            .err()
+            .expect("refused: the control plane would be open to the network");
+        assert_eq!(refused.kind(), std::io::ErrorKind::PermissionDenied);
+        // Without the control plane, or on loopback, it is served.
+        let closed = std::sync::Arc::new(
+            event_mock::Mock::new(MockConfig {
+                admin: false,
+                ..config()
+            })
+            .expect("mock"),
+        );
+        MockServer::serve(closed, any).await.expect("served");
+        let open = std::sync::Arc::new(event_mock::Mock::new(config()).expect("mock"));
+        MockServer::serve(open, loopback()).await.expect("served");
+    })
+    .await
+}
+
 // A minimal HTTP/2 client over a raw socket: enough frames and HPACK to send a request and
 // watch what comes back, byte by byte.
 
