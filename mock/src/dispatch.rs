@@ -26,6 +26,31 @@ use crate::wire::{json_response, Reply, ReplyBody, Request, Response};
 /// Admin bodies (seed data) may be larger than an API's own limit, but stay bounded.
 pub const ADMIN_BODY_LIMIT: usize = 256 * 1024 * 1024;
 
+/// The default limit for a request body to a path nothing serves (see [`Mock::body_limit_for`]).
+pub const UNCLAIMED_BODY_LIMIT: usize = 64 * 1024;
+
+/// How much of a request's body a transport may read, decided from its path before any of the
+/// body is read, and who answers when the body is larger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLimit {
+    /// An API claims the path: its own limit. Over it, the transport drops the body and marks
+    /// the request with [`crate::wire::BodyTooLarge`]; the API answers 413 in its envelope.
+    Api(usize),
+    /// The control plane (when served): [`ADMIN_BODY_LIMIT`]. Over it, the transport answers.
+    Admin(usize),
+    /// Nothing serves the path: the small limit the caller passed. Over it, the transport
+    /// answers.
+    Unclaimed(usize),
+}
+
+impl BodyLimit {
+    pub fn max_bytes(self) -> usize {
+        match self {
+            Self::Api(n) | Self::Admin(n) | Self::Unclaimed(n) => n,
+        }
+    }
+}
+
 /// The mock: every served API behind one `handle`.
 pub struct Mock {
     config: MockConfig,
@@ -135,11 +160,18 @@ impl Mock {
             .and_then(|a| a.base_paths().first().map(String::as_str))
     }
 
-    /// The largest body any served API accepts for `path`; transports stop reading beyond it.
-    pub fn body_limit_for(&self, path: &str) -> usize {
-        self.route(path)
-            .map(|(api, _, _)| api.body_limit())
-            .unwrap_or(ADMIN_BODY_LIMIT)
+    /// The body limit for a request to `path`, routed as [`Mock::handle`] routes it: the
+    /// control plane's under `/__admin` when it is served, the API's own where an API claims the
+    /// path, and `unclaimed` (e.g. [`UNCLAIMED_BODY_LIMIT`]) anywhere else. Transports read no
+    /// further.
+    pub fn body_limit_for(&self, path: &str, unclaimed: usize) -> BodyLimit {
+        if self.config.admin && (path == "/__admin" || path.starts_with("/__admin/")) {
+            return BodyLimit::Admin(ADMIN_BODY_LIMIT);
+        }
+        match self.route(path) {
+            Some((api, _, _)) => BodyLimit::Api(api.body_limit()),
+            None => BodyLimit::Unclaimed(unclaimed),
+        }
     }
 
     /// Forget stored data and faults (the clock is left as it is), and give the memory that
