@@ -50,6 +50,7 @@ use tokio::time::Instant;
 use crate::apis::RegisteredFlags;
 use crate::config::{MockConfig, SignatureClock};
 use crate::dispatch::{BodyLimit, Mock, UNCLAIMED_BODY_LIMIT};
+use crate::store::{StoreLimits, WhenFull};
 use crate::wire::{json_response, BodyTooLarge, Request, Response};
 
 /// Default of [`ServerLimits::header_timeout`], in milliseconds.
@@ -680,6 +681,16 @@ pub struct ServeArgs {
     /// the admin token when one is set); larger bodies get 413 unread.
     #[arg(long, default_value_t = UNCLAIMED_BODY_LIMIT)]
     pub unclaimed_body_limit: usize,
+    /// Items every API's stores may hold together.
+    #[arg(long, default_value_t = StoreLimits::default().max_items)]
+    pub store_max_items: usize,
+    /// Approximate bytes every API's stores may hold together.
+    #[arg(long, default_value_t = StoreLimits::default().max_bytes)]
+    pub store_max_bytes: usize,
+    /// What a full store does with one more event: refuse it (the API's own error) or evict
+    /// the oldest.
+    #[arg(long, default_value = "refuse", value_parser = ["refuse", "evict-oldest"])]
+    pub store_when_full: String,
     #[command(flatten)]
     pub api_flags: RegisteredFlags,
 }
@@ -723,6 +734,15 @@ impl ServeArgs {
                 .as_deref()
                 .map(|u| u.trim_end_matches('/').to_owned()),
             signature_clock: self.signature_clock,
+            store: StoreLimits {
+                max_items: self.store_max_items,
+                max_bytes: self.store_max_bytes,
+                when_full: if self.store_when_full == "evict-oldest" {
+                    WhenFull::EvictOldest
+                } else {
+                    WhenFull::Refuse
+                },
+            },
             ..MockConfig::default()
         };
         self.api_flags.apply(&mut config)?;

@@ -143,3 +143,25 @@ fn control_plane_and_transport_flags_land_in_the_config_and_the_limits() {
     let empty = Cli::try_parse_from(["event-mock", "--admin-token", ""]).unwrap();
     assert!(empty.serve.config().unwrap_err().contains("--admin-token"));
 }
+
+#[test]
+fn the_store_budget_flags_land_in_the_config() {
+    let cli = Cli::try_parse_from([
+        "event-mock",
+        "--store-max-items",
+        "10",
+        "--store-max-bytes",
+        "4096",
+        "--store-when-full",
+        "evict-oldest",
+    ])
+    .expect("flags");
+    let store = cli.serve.config().expect("config").store;
+    assert_eq!((store.max_items, store.max_bytes), (10, 4096));
+    assert_eq!(store.when_full, event_mock::config::WhenFull::EvictOldest);
+    let defaults = Cli::try_parse_from(["event-mock"]).expect("flags");
+    assert_eq!(
+        defaults.serve.config().unwrap().store,
+        event_mock::config::StoreLimits::default()
+    );
+}
