@@ -1,0 +1,400 @@
+//! The XML reader and writer (`event_mock::codec::xml::XmlMapping`) on the test mapping of
+//! `tests/data/xml/` (a public XML event API's AuditEvent, Event and Error).
+//!
+//! Decoding never panics on arbitrary bytes or on mutations of real documents; values generated
+//! from the mapping itself (every attribute, element and scalar it declares, strings of any
+//! character XML 1.0 can carry) come back unchanged through `encode` then `decode`; and whatever
+//! decodes re-encodes to a document that decodes to the same value.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use proptest::prelude::*;
+use proptest::strategy::BoxedStrategy;
+use proptest::test_runner::TestCaseResult;
+use serde_json::{Map, Number, Value};
+
+use event_mock::codec::xml::{ElementContent, Scalar, XmlMapping};
+
+use crate::runner::{bounded, until_deadline, Property};
+
+const REGRESSIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/proptest-regressions");
+const MAPPING: &str = include_str!("../data/xml/vcloud-mapping.json");
+const SAMPLE: &str = include_str!("../data/xml/audit-event.xml");
+/// How deep generated values nest (types refer to themselves, e.g. tasks within tasks).
+const NESTING: u32 = 3;
+
+fn prop(name: &'static str, cases: u32) -> Property {
+    Property {
+        name,
+        regressions: REGRESSIONS,
+        cases,
+        shrink_iters: 2_000,
+    }
+}
+
+fn mapping() -> &'static XmlMapping {
+    static MAP: OnceLock<XmlMapping> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let m: XmlMapping = serde_json::from_str(MAPPING).expect("the mapping");
+        m.check().expect("a valid mapping");
+        m
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generators
+
+/// Characters XML 1.0 can carry, weighted towards the ones that need care.
+fn xml_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        8 => proptest::char::range(' ', '~'),
+        4 => prop::sample::select(vec!['<', '>', '&', '"', '\'', '\t', '\n', '\r', ']', ' ']),
+        1 => proptest::char::range('\u{80}', '\u{d7ff}'),
+        1 => proptest::char::range('\u{e000}', '\u{fffd}'),
+        1 => proptest::char::range('\u{10000}', '\u{10ffff}'),
+    ]
+}
+
+fn xml_string() -> impl Strategy<Value = String> {
+    let chunk = prop_oneof![
+        6 => xml_char().prop_map(String::from),
+        1 => prop::sample::select(vec![
+            "]]>", "\r\n", "&amp;", "&#38;", "<![CDATA[x]]>", "<!--", "-->", "<?x?>", "  ",
+            "\u{85}", "\u{2028}", "\u{feff}", "xmlns=\"a\"",
+        ])
+        .prop_map(str::to_owned),
+    ];
+    prop::collection::vec(chunk, 0..10).prop_map(|c| c.concat())
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        xml_string().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(2, 8, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+            prop::collection::vec((xml_string(), inner), 0..3)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+fn scalar(s: Scalar) -> BoxedStrategy<Value> {
+    match s {
+        Scalar::String => xml_string().prop_map(Value::from).boxed(),
+        Scalar::Boolean => any::<bool>().prop_map(Value::from).boxed(),
+        Scalar::Integer => any::<i64>().prop_map(Value::from).boxed(),
+        Scalar::Number => prop_oneof![
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter_map("finite", |f| Number::from_f64(f).map(Value::Number)),
+        ]
+        .boxed(),
+        Scalar::Json => json_value().boxed(),
+    }
+}
+
+/// A value of `type_name` shaped by the mapping: each attribute and element present or not,
+/// repeated elements as arrays of one to three items; complex elements stop at `depth` 0.
+fn value_of(type_name: &str, depth: u32) -> BoxedStrategy<Value> {
+    let ty = &mapping().types[type_name];
+    let mut fields: Vec<BoxedStrategy<Option<(String, Value)>>> = Vec::new();
+    for a in &ty.attributes {
+        let property = a.property.clone();
+        fields.push(
+            prop::option::of(scalar(a.scalar))
+                .prop_map(move |v| v.map(|v| (property.clone(), v)))
+                .boxed(),
+        );
+    }
+    for e in &ty.elements {
+        let item = match &e.content {
+            ElementContent::Complex(_) if depth == 0 => continue,
+            ElementContent::Complex(t) => value_of(t, depth - 1),
+            ElementContent::Simple(s) => scalar(*s),
+        };
+        let property = e.property.clone();
+        let element = if e.repeated {
+            prop::collection::vec(item, 1..3)
+                .prop_map(Value::Array)
+                .boxed()
+        } else {
+            item
+        };
+        fields.push(
+            prop::option::of(element)
+                .prop_map(move |v| v.map(|v| (property.clone(), v)))
+                .boxed(),
+        );
+    }
+    if let Some(t) = &ty.text {
+        // Text content is always there (an empty element reads back as "").
+        let property = t.property.clone();
+        fields.push(
+            scalar(t.scalar)
+                .prop_map(move |v| Some((property.clone(), v)))
+                .boxed(),
+        );
+    }
+    fields
+        .prop_map(|entries| Value::Object(entries.into_iter().flatten().collect::<Map<_, _>>()))
+        .boxed()
+}
+
+/// A root element name and a value for it.
+fn rooted_value() -> impl Strategy<Value = (String, Value)> {
+    let roots: BTreeMap<String, String> = mapping().roots.clone();
+    let per_root: Vec<BoxedStrategy<(String, Value)>> = roots
+        .into_iter()
+        .map(|(root, ty)| {
+            value_of(&ty, NESTING)
+                .prop_map(move |v| (root.clone(), v))
+                .boxed()
+        })
+        .collect();
+    proptest::strategy::Union::new(per_root)
+}
+
+/// Pieces of XML to splice into documents.
+const PIECES: &[&str] = &[
+    "<",
+    ">",
+    "/>",
+    "</",
+    "=",
+    "\"",
+    "'",
+    "&",
+    ";",
+    "&lt;",
+    "&#0;",
+    "&#x10FFFF;",
+    "&#xD800;",
+    "&e;",
+    "&amp",
+    "<!DOCTYPE a [<!ENTITY e \"x\">]>",
+    "<![CDATA[",
+    "]]>",
+    "<!--",
+    "-->",
+    "<?xml version=\"1.0\" encoding=\"UTF-16\"?>",
+    "<?pi?>",
+    " xmlns=\"urn:x\"",
+    " xmlns:p=\"",
+    "p:",
+    " xsi:type=\"x\"",
+    "<Link/>",
+    "<Tasks><Task>",
+    "</Task>",
+    "<Description>",
+    "</Description>",
+    " success=\"maybe\"",
+    " success=\"1\"",
+    "<AuditEvent>",
+    "</AuditEvent>",
+    "\u{feff}",
+    "\r\n",
+    "\t",
+    "\u{0}",
+    "\u{fffe}",
+];
+
+#[derive(Debug, Clone)]
+enum Edit {
+    Delete { at: u16, len: u8 },
+    Insert { at: u16, piece: &'static str },
+    Byte { at: u16, byte: u8 },
+    Duplicate { at: u16, len: u8 },
+    Truncate { at: u16 },
+}
+
+fn edits() -> impl Strategy<Value = Vec<Edit>> {
+    let at = any::<u16>();
+    let edit = prop_oneof![
+        (at, 1u8..16).prop_map(|(at, len)| Edit::Delete { at, len }),
+        (at, prop::sample::select(PIECES)).prop_map(|(at, piece)| Edit::Insert { at, piece }),
+        (at, prop_oneof![3 => 0x20u8..0x7f, 1 => any::<u8>()])
+            .prop_map(|(at, byte)| Edit::Byte { at, byte }),
+        (at, 1u8..64).prop_map(|(at, len)| Edit::Duplicate { at, len }),
+        at.prop_map(|at| Edit::Truncate { at }),
+    ];
+    prop::collection::vec(edit, 1..4)
+}
+
+fn apply(doc: &[u8], edits: &[Edit]) -> Vec<u8> {
+    let mut b = doc.to_vec();
+    let pos = |at: u16, len: usize| (usize::from(at) * (len + 1)) / (usize::from(u16::MAX) + 1);
+    for edit in edits {
+        let n = b.len();
+        match *edit {
+            Edit::Delete { at, len } => {
+                let i = pos(at, n);
+                b.drain(i..(i + usize::from(len)).min(n));
+            }
+            Edit::Insert { at, piece } => {
+                let i = pos(at, n);
+                b.splice(i..i, piece.bytes());
+            }
+            Edit::Byte { at, byte } => {
+                if n > 0 {
+                    let i = pos(at, n - 1);
+                    b[i] = byte;
+                }
+            }
+            Edit::Duplicate { at, len } => {
+                let i = pos(at, n);
+                let end = (i + usize::from(len)).min(n);
+                let copy = b[i..end].to_vec();
+                b.splice(end..end, copy);
+            }
+            Edit::Truncate { at } => b.truncate(pos(at, n)),
+        }
+    }
+    b
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+/// Decode; whatever decodes must encode again and decode to the same value.
+fn decode_and_reencode(bytes: &[u8]) -> TestCaseResult {
+    let Ok((root, value)) = mapping().decode(bytes) else {
+        return Ok(());
+    };
+    let again = mapping().encode(&root, &value).map_err(|e| {
+        TestCaseError::fail(format!(
+            "decoded {value} from <{root}> but cannot encode it: {e}"
+        ))
+    })?;
+    let back = mapping().decode(&again).map_err(|e| {
+        TestCaseError::fail(format!(
+            "re-encoded {} does not decode: {e}",
+            String::from_utf8_lossy(&again)
+        ))
+    })?;
+    prop_assert_eq!(back, (root, value));
+    Ok(())
+}
+
+fn arbitrary_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..256),
+        prop::collection::vec(
+            prop_oneof![
+                3 => prop::sample::select(PIECES).prop_map(|p| p.as_bytes().to_vec()),
+                1 => prop::sample::select(vec![
+                    "AuditEvent", "Link", "Org", "href", "name", "Task", "Tasks", "Error",
+                    " ", "x", "http://www.vmware.com/vcloud/v1.5",
+                ])
+                .prop_map(|p| p.as_bytes().to_vec()),
+                1 => any::<char>().prop_map(|c| c.to_string().into_bytes()),
+            ],
+            0..48,
+        )
+        .prop_map(|chunks| chunks.concat()),
+    ]
+}
+
+const ARBITRARY_BYTES: u32 = 1_000;
+
+#[test]
+fn xml_decode_never_panics_on_arbitrary_bytes() {
+    bounded(
+        prop(
+            "xml_decode_never_panics_on_arbitrary_bytes",
+            ARBITRARY_BYTES,
+        ),
+        arbitrary_bytes(),
+        |b| decode_and_reencode(&b),
+    );
+}
+
+#[test]
+#[ignore = "long run: cargo xtask fuzz --target xml"]
+fn fuzz_xml_decode_never_panics_on_arbitrary_bytes() {
+    until_deadline(
+        prop(
+            "xml_decode_never_panics_on_arbitrary_bytes",
+            ARBITRARY_BYTES,
+        ),
+        arbitrary_bytes(),
+        |b| decode_and_reencode(&b),
+    );
+}
+
+/// A real document to mutate: the sample, or the encoding of a generated value.
+fn document() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        1 => Just(SAMPLE.as_bytes().to_vec()),
+        2 => rooted_value().prop_filter_map("encodable", |(root, v)| mapping().encode(&root, &v).ok()),
+    ]
+}
+
+fn mutated_document() -> impl Strategy<Value = (Vec<u8>, Vec<Edit>)> {
+    (document(), edits())
+}
+
+fn check_mutated((doc, edits): (Vec<u8>, Vec<Edit>)) -> TestCaseResult {
+    decode_and_reencode(&apply(&doc, &edits))
+}
+
+const MUTATED: u32 = 600;
+
+#[test]
+fn xml_decode_never_panics_on_mutated_documents() {
+    bounded(
+        prop("xml_decode_never_panics_on_mutated_documents", MUTATED),
+        mutated_document(),
+        check_mutated,
+    );
+}
+
+#[test]
+#[ignore = "long run: cargo xtask fuzz --target xml"]
+fn fuzz_xml_decode_never_panics_on_mutated_documents() {
+    until_deadline(
+        prop("xml_decode_never_panics_on_mutated_documents", MUTATED),
+        mutated_document(),
+        check_mutated,
+    );
+}
+
+fn check_round_trip((root, value): (String, Value)) -> TestCaseResult {
+    let xml = mapping()
+        .encode(&root, &value)
+        .map_err(|e| TestCaseError::fail(format!("cannot encode {value}: {e}")))?;
+    let text = String::from_utf8_lossy(&xml).into_owned();
+    let decoded = mapping()
+        .decode(&xml)
+        .map_err(|e| TestCaseError::fail(format!("cannot decode {text}: {e}")))?;
+    prop_assert_eq!(&decoded, &(root.clone(), value.clone()), "through {}", text);
+    // Encoding is deterministic: the decoded value writes the same bytes.
+    let again = mapping().encode(&root, &decoded.1).expect("encodes");
+    prop_assert_eq!(again, xml);
+    Ok(())
+}
+
+const ROUND_TRIP: u32 = 400;
+
+#[test]
+fn xml_decode_of_encode_is_identity() {
+    bounded(
+        prop("xml_decode_of_encode_is_identity", ROUND_TRIP),
+        rooted_value(),
+        check_round_trip,
+    );
+}
+
+#[test]
+#[ignore = "long run: cargo xtask fuzz --target xml"]
+fn fuzz_xml_decode_of_encode_is_identity() {
+    until_deadline(
+        prop("xml_decode_of_encode_is_identity", ROUND_TRIP),
+        rooted_value(),
+        check_round_trip,
+    );
+}
