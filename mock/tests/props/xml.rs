@@ -398,3 +398,274 @@ fn fuzz_xml_decode_of_encode_is_identity() {
         check_round_trip,
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Other spellings of the same document
+
+/// Ways to write the same document that XML 1.0 says are equivalent (and the mapping says
+/// decode alike: element order is free, non-string scalars may carry surrounding whitespace).
+#[derive(Debug, Clone)]
+struct Spelling {
+    /// `<p:AuditEvent xmlns:p="...">` instead of a default namespace.
+    prefix: bool,
+    declaration: bool,
+    bom: bool,
+    /// Newlines and spaces between elements.
+    indent: bool,
+    single_quotes: bool,
+    /// Text in CDATA sections.
+    cdata: bool,
+    /// Every non-ASCII character as a character reference.
+    char_refs: bool,
+    reverse_attributes: bool,
+    reverse_elements: bool,
+    /// `<X></X>` rather than `<X/>`.
+    open_close_empty: bool,
+    /// Comments and processing instructions between elements.
+    comments: bool,
+    /// Booleans as `1` and `0`.
+    numeric_booleans: bool,
+    /// Whitespace around non-string scalars.
+    pad_scalars: bool,
+}
+
+fn spelling() -> impl Strategy<Value = Spelling> {
+    prop::collection::vec(any::<bool>(), 13).prop_map(|b| Spelling {
+        prefix: b[0],
+        declaration: b[1],
+        bom: b[2],
+        indent: b[3],
+        single_quotes: b[4],
+        cdata: b[5],
+        char_refs: b[6],
+        reverse_attributes: b[7],
+        reverse_elements: b[8],
+        open_close_empty: b[9],
+        comments: b[10],
+        numeric_booleans: b[11],
+        pad_scalars: b[12],
+    })
+}
+
+struct Speller<'s> {
+    s: &'s Spelling,
+    out: String,
+}
+
+impl Speller<'_> {
+    fn scalar(&self, scalar: Scalar, v: &Value) -> String {
+        let text = match (scalar, v) {
+            (Scalar::String, Value::String(s)) => return s.clone(),
+            (Scalar::Boolean, Value::Bool(b)) if self.s.numeric_booleans => {
+                if *b { "1" } else { "0" }.to_owned()
+            }
+            (Scalar::Json, v) => v.to_string(),
+            (_, Value::String(s)) => s.clone(),
+            (_, other) => other.to_string(),
+        };
+        if self.s.pad_scalars {
+            format!(" \n\t{text}\r\n ")
+        } else {
+            text
+        }
+    }
+
+    fn char_ref(&self, c: char) -> Option<String> {
+        (self.s.char_refs && !c.is_ascii()).then(|| format!("&#x{:X};", c as u32))
+    }
+
+    fn attribute_value(&self, text: &str) -> String {
+        let quote = if self.s.single_quotes { '\'' } else { '"' };
+        let mut out = String::new();
+        out.push(quote);
+        for c in text.chars() {
+            match c {
+                '<' => out.push_str("&lt;"),
+                '&' => out.push_str("&amp;"),
+                '\t' => out.push_str("&#9;"),
+                '\n' => out.push_str("&#xA;"),
+                '\r' => out.push_str("&#13;"),
+                c if c == quote => out.push_str(if quote == '"' { "&quot;" } else { "&apos;" }),
+                c => match self.char_ref(c) {
+                    Some(r) => out.push_str(&r),
+                    None => out.push(c),
+                },
+            }
+        }
+        out.push(quote);
+        out
+    }
+
+    fn text(&mut self, text: &str) {
+        if self.s.cdata && !self.s.char_refs {
+            // CDATA cannot hold "]]>" or keep a carriage return; split around both.
+            let mut section = String::new();
+            let mut chars = text.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == '\r' {
+                    self.out.push_str(&format!("<![CDATA[{section}]]>&#13;"));
+                    section.clear();
+                } else if c == '>' && section.ends_with("]]") {
+                    self.out.push_str(&format!("<![CDATA[{section}]]>&gt;"));
+                    section.clear();
+                } else {
+                    section.push(c);
+                }
+            }
+            self.out.push_str(&format!("<![CDATA[{section}]]>"));
+            return;
+        }
+        for c in text.chars() {
+            match c {
+                '<' => self.out.push_str("&lt;"),
+                '&' => self.out.push_str("&amp;"),
+                '>' => self.out.push_str("&gt;"),
+                '\r' => self.out.push_str("&#xD;"),
+                c => match self.char_ref(c) {
+                    Some(r) => self.out.push_str(&r),
+                    None => self.out.push(c),
+                },
+            }
+        }
+    }
+
+    fn between(&mut self, depth: usize) {
+        if self.s.comments {
+            self.out.push_str("<!-- - --><?pi data?>");
+        }
+        if self.s.indent {
+            self.out.push('\n');
+            self.out.push_str(&"  ".repeat(depth));
+        }
+    }
+
+    fn name(&self, local: &str) -> String {
+        if self.s.prefix {
+            format!("p:{local}")
+        } else {
+            local.to_owned()
+        }
+    }
+
+    /// An element of `type_name` holding `value`.
+    fn complex(&mut self, element: &str, type_name: &str, value: &Value, depth: usize) {
+        let ty = &mapping().types[type_name];
+        let obj = value.as_object().expect("generated values are objects");
+        let name = self.name(element);
+        self.out.push('<');
+        self.out.push_str(&name);
+        if depth == 0 {
+            let ns = self.attribute_value(&mapping().namespace);
+            let decl = if self.s.prefix { "xmlns:p" } else { "xmlns" };
+            self.out.push_str(&format!(" {decl}={ns}"));
+        }
+        let mut attributes: Vec<_> = ty.attributes.iter().collect();
+        if self.s.reverse_attributes {
+            attributes.reverse();
+        }
+        for a in attributes {
+            if let Some(v) = obj.get(&a.property) {
+                let text = self.scalar(a.scalar, v);
+                let quoted = self.attribute_value(&text);
+                self.out.push_str(&format!(" {}={quoted}", a.name));
+            }
+        }
+        let mut elements: Vec<_> = ty.elements.iter().collect();
+        if self.s.reverse_elements {
+            elements.reverse();
+        }
+        let text = ty.text.as_ref().and_then(|t| {
+            obj.get(&t.property)
+                .map(|v| self.scalar(t.scalar, v))
+                .filter(|s| !s.is_empty())
+        });
+        let children: Vec<_> = elements
+            .into_iter()
+            .filter_map(|e| obj.get(&e.property).map(|v| (e, v)))
+            .collect();
+        if children.is_empty() && text.is_none() && !self.s.open_close_empty {
+            self.out.push_str("/>");
+            return;
+        }
+        self.out.push('>');
+        if let Some(t) = text {
+            self.text(&t);
+        }
+        for (e, v) in &children {
+            let items: Vec<&Value> = match v {
+                Value::Array(items) if e.repeated => items.iter().collect(),
+                single => vec![single],
+            };
+            for item in items {
+                self.between(depth + 1);
+                match &e.content {
+                    ElementContent::Complex(t) => self.complex(&e.name, t, item, depth + 1),
+                    ElementContent::Simple(scalar) => {
+                        let name = self.name(&e.name);
+                        let text = self.scalar(*scalar, item);
+                        self.out.push_str(&format!("<{name}>"));
+                        self.text(&text);
+                        self.out.push_str(&format!("</{name}>"));
+                    }
+                }
+            }
+        }
+        if !children.is_empty() {
+            self.between(depth);
+        }
+        self.out.push_str(&format!("</{name}>"));
+    }
+}
+
+fn respell(root: &str, value: &Value, s: &Spelling) -> String {
+    let mut speller = Speller {
+        s,
+        out: String::new(),
+    };
+    if s.bom {
+        speller.out.push('\u{feff}');
+    }
+    if s.declaration {
+        speller
+            .out
+            .push_str("<?xml version='1.0' encoding='utf-8'?>");
+    }
+    speller.between(0);
+    speller.complex(root, &mapping().roots[root], value, 0);
+    speller.between(0);
+    speller.out
+}
+
+fn check_spellings(((root, value), spelling): ((String, Value), Spelling)) -> TestCaseResult {
+    let xml = respell(&root, &value, &spelling);
+    let decoded = mapping()
+        .decode(xml.as_bytes())
+        .map_err(|e| TestCaseError::fail(format!("cannot decode {xml}: {e}")))?;
+    prop_assert_eq!(&decoded, &(root, value), "through {}", xml);
+    Ok(())
+}
+
+fn spelled_value() -> impl Strategy<Value = ((String, Value), Spelling)> {
+    (rooted_value(), spelling())
+}
+
+const SPELLINGS: u32 = 400;
+
+#[test]
+fn xml_equivalent_spellings_decode_alike() {
+    bounded(
+        prop("xml_equivalent_spellings_decode_alike", SPELLINGS),
+        spelled_value(),
+        check_spellings,
+    );
+}
+
+#[test]
+#[ignore = "long run: cargo xtask fuzz --target xml"]
+fn fuzz_xml_equivalent_spellings_decode_alike() {
+    until_deadline(
+        prop("xml_equivalent_spellings_decode_alike", SPELLINGS),
+        spelled_value(),
+        check_spellings,
+    );
+}
