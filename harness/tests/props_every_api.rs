@@ -282,6 +282,8 @@ enum BodyChoice {
     Json(Value),
     Bytes(Vec<u8>),
     Nested(u16),
+    /// One byte more than the API's body limit.
+    Oversized,
 }
 
 #[derive(Debug, Clone)]
@@ -313,6 +315,10 @@ fn text() -> impl Strategy<Value = String> {
         3 => prop::sample::select(vec![
             "", "a", "0", "-1", "1.5", "99999999999999999999", "null", "true", "..", ".",
             "%00", "%2F", "%25", "%ZZ", "%", "é", "{a:1}", "{\"$where\":1}", "'", "<x/>",
+            // Query and sort documents in MongoDB's relaxed syntax, as query APIs take them.
+            "{a:{$gt:1}}", "{'$or':[{a:1},{'b.c':{$regex:'^x',$options:'i'}}]}",
+            "{a:{$elemMatch:{$gte:1,$lt:5}},b:{$exists:false}}", "{a:{$in:[1,'x',null]}}",
+            "{a:-1}", "{a:1,b:-1}", "{a:{$not:{$size:2}}}", "{$nor:[{a:{$type:'string'}}]}",
         ])
         .prop_map(str::to_owned),
         2 => prop::collection::vec(proptest::char::range('a', 'z'), 1..12)
@@ -397,9 +403,10 @@ fn body() -> impl Strategy<Value = BodyChoice> {
                 .prop_map(|kv| Value::Object(kv.into_iter().collect())),
         ]
     });
+    // Oversized bodies are rare: each is the size of the API's limit (megabytes, signed).
     prop_oneof![
-        2 => Just(BodyChoice::Empty),
-        6 => (
+        8 => Just(BodyChoice::Empty),
+        24 => (
             any::<Index>(),
             prop_oneof![
                 Just(Vec::new()),
@@ -407,9 +414,10 @@ fn body() -> impl Strategy<Value = BodyChoice> {
             ]
         )
             .prop_map(|(i, edits)| BodyChoice::Scenario(i, edits)),
-        2 => json.prop_map(BodyChoice::Json),
-        1 => prop::collection::vec(any::<u8>(), 0..64).prop_map(BodyChoice::Bytes),
-        1 => (1u16..20_000).prop_map(BodyChoice::Nested),
+        8 => json.prop_map(BodyChoice::Json),
+        4 => prop::collection::vec(any::<u8>(), 0..64).prop_map(BodyChoice::Bytes),
+        4 => (1u16..20_000).prop_map(BodyChoice::Nested),
+        1 => Just(BodyChoice::Oversized),
     ]
 }
 
@@ -603,6 +611,7 @@ fn resolve(api: &Api, c: &Case) -> Option<(Request, String)> {
         BodyChoice::Json(v) => serde_json::to_vec(v).ok()?,
         BodyChoice::Bytes(b) => b.clone(),
         BodyChoice::Nested(n) => "[".repeat(usize::from(*n)).into_bytes(),
+        BodyChoice::Oversized => vec![b' '; api.spec.spec.body_limit.max_bytes + 1],
     };
     let content_type = match &c.content_type {
         Some(choice) => Some(media_type(api, choice)),

@@ -2,8 +2,8 @@
 //!
 //! Every property test has an `#[ignore]`d `fuzz_*` twin that repeats it with fresh seeds until
 //! `EVENT_FUZZ_SECONDS` have passed (see `mock/tests/props/runner.rs`). This command builds those
-//! tests in release mode, shares the time it is given among the chosen targets and their
-//! properties (two at a time, or as many as there are cores), runs them, and prints what ran.
+//! tests in release mode, shares the time it is given among the chosen targets (a target's
+//! properties run side by side for its share), runs them, and prints what ran.
 //! A failure is shrunk and saved under the crate's `proptest-regressions/`, where `cargo test`
 //! replays it from then on.
 
@@ -171,15 +171,15 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<bool> {
         if names.is_empty() {
             bail!("no long runs named '{}' in {}", suite.filter, suite.test);
         }
-        let threads = cores.clamp(1, names.len());
-        // `threads` properties run at once, each for `per_test` seconds.
-        let per_test = share * threads as f64 / names.len() as f64;
+        // All of a target's properties run at once for its whole share: the cores are split
+        // evenly among them and the wall time is exact.
+        let threads = names.len();
+        let per_test = share;
         println!(
-            "\nfuzz {}: {} properties, {:.0}s each, {} at a time (cargo test --release -p {} --test {} -- --ignored {})",
+            "\nfuzz {}: {} properties at once for {:.0}s on {cores} cores (cargo test --release -p {} --test {} -- --ignored {})",
             suite.name,
             names.len(),
             per_test,
-            threads,
             suite.package,
             suite.test,
             suite.filter

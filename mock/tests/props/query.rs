@@ -13,6 +13,8 @@ use event_mock::mongo::{parse_relaxed_json, Filter, SortSpec};
 
 use crate::runner::{bounded, until_deadline, Property};
 
+/// How deep the one registered API that takes queries lets them nest (its spec's rule).
+const DEPTH: usize = 32;
 const REGRESSIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/proptest-regressions");
 
 fn prop(name: &'static str, cases: u32) -> Property {
@@ -603,7 +605,7 @@ fn check_arbitrary_text((text, depth): (String, usize)) -> TestCaseResult {
 fn arbitrary_text() -> impl Strategy<Value = (String, usize)> {
     (
         prop_oneof![any::<String>(), query_like_text()],
-        prop_oneof![Just(16usize), 0usize..40],
+        prop_oneof![Just(DEPTH), 0usize..40],
     )
 }
 
@@ -659,10 +661,10 @@ fn check_mutated_query(m: Mutated) -> TestCaseResult {
     } = m;
     let text = rendered(&tweak(query, &tweaks), style);
     // The unmutated query first: it must parse, and compiles or is refused cleanly.
-    let parsed = parse_relaxed_json(&text, 16)
+    let parsed = parse_relaxed_json(&text, 64)
         .map_err(|e| TestCaseError::fail(format!("rendered query {text} does not parse: {e}")))?;
     exercise_value(&parsed, &docs);
-    exercise(&apply(&text, &edits), 16, &docs);
+    exercise(&apply(&text, &edits), DEPTH, &docs);
     Ok(())
 }
 
@@ -742,13 +744,82 @@ fn fuzz_query_relaxed_json_reads_strict_and_relaxed_renderings() {
     );
 }
 
+/// Numbers compare by value (`-0` is the integer 0 for the Java driver, and here, but the
+/// float -0.0 for serde_json); everything else exactly.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x == y
+                || (x.as_f64().is_some() && x.as_f64() == y.as_f64() && !x.is_u64() && !y.is_u64())
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && same(v1, v2))
+        }
+        _ => a == b,
+    }
+}
+
+/// Relaxed JSON is a superset of JSON: whatever serde_json reads from (mutated) strict JSON,
+/// the relaxed parser reads to the same value.
+fn check_superset((v, edits): (Value, Vec<Edit>)) -> TestCaseResult {
+    let strict = serde_json::to_string(&v).expect("serialises");
+    let text = apply(&strict, &edits);
+    if let Ok(expected) = serde_json::from_str::<Value>(&text) {
+        let ours = parse_relaxed_json(&text, 64);
+        let agrees = ours.as_ref().is_ok_and(|o| same(o, &expected));
+        prop_assert!(
+            agrees,
+            "{:?}: serde_json reads {}, we read {:?}",
+            text,
+            expected,
+            ours
+        );
+    }
+    Ok(())
+}
+
+fn superset_inputs() -> impl Strategy<Value = (Value, Vec<Edit>)> {
+    (prop_oneof![value(), query()], edits())
+}
+
+const SUPERSET: u32 = 400;
+
+#[test]
+fn relaxed_json_reads_whatever_serde_json_reads() {
+    bounded(
+        prop("relaxed_json_reads_whatever_serde_json_reads", SUPERSET),
+        superset_inputs(),
+        check_superset,
+    );
+}
+
+#[test]
+#[ignore = "long run: cargo xtask fuzz --target query"]
+fn fuzz_query_relaxed_json_reads_whatever_serde_json_reads() {
+    until_deadline(
+        prop("relaxed_json_reads_whatever_serde_json_reads", SUPERSET),
+        superset_inputs(),
+        check_superset,
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Properties: equivalences
 
-/// `{f: v}` and `{f: {$eq: v}}` select the same documents; so do `{f: {$in: [v]}}`; `$ne`,
-/// `$nin` and `$not` select exactly the others.
+/// `{f: v}` and `{f: {$eq: v}}` select the same documents; so do `{f: {$in: [v]}}` and
+/// `{f: {$all: [v]}}`; `$ne`, `$nin` and `$not` select exactly the others; `$gte` is `$gt` or
+/// `$eq`, `$lte` is `$lt` or `$eq`.
 fn check_equivalences((p, v, docs): (String, Value, Vec<Value>)) -> TestCaseResult {
     let implicit = json!({ &p: v });
+    let all_one = json!({ &p: {"$all": [v]} });
+    let (gt, gte) = (json!({ &p: {"$gt": v} }), json!({ &p: {"$gte": v} }));
+    let (lt, lte) = (json!({ &p: {"$lt": v} }), json!({ &p: {"$lte": v} }));
     let eq = json!({ &p: {"$eq": v} });
     let in_one = json!({ &p: {"$in": [v]} });
     let ne = json!({ &p: {"$ne": v} });
@@ -756,6 +827,20 @@ fn check_equivalences((p, v, docs): (String, Value, Vec<Value>)) -> TestCaseResu
     let not_eq = json!({ &p: {"$not": {"$eq": v}} });
     for doc in &docs {
         let m = matches(&implicit, doc)?;
+        // $all of one array value is MongoDB's `{f: [..]}` too (since 2.6); of a scalar, `{f: v}`.
+        prop_assert_eq!(matches(&all_one, doc)?, m, "$all of one on {}", doc);
+        prop_assert_eq!(
+            matches(&gte, doc)?,
+            matches(&gt, doc)? || m,
+            "$gte is not $gt or $eq on {}",
+            doc
+        );
+        prop_assert_eq!(
+            matches(&lte, doc)?,
+            matches(&lt, doc)? || m,
+            "$lte is not $lt or $eq on {}",
+            doc
+        );
         prop_assert_eq!(
             matches(&eq, doc)?,
             m,
@@ -785,6 +870,65 @@ fn check_equivalences((p, v, docs): (String, Value, Vec<Value>)) -> TestCaseResu
         );
     }
     Ok(())
+}
+
+/// `{f: {$in: [a, b, ..]}}` selects what `{$or: [{f: a}, {f: b}, ..]}` does (and nothing when
+/// the list is empty); `$nin` the others.
+fn check_in_is_or((p, values, docs): (String, Vec<Value>, Vec<Value>)) -> TestCaseResult {
+    let in_set = json!({ &p: {"$in": values} });
+    let nin_set = json!({ &p: {"$nin": values} });
+    let eqs: Vec<Value> = values.iter().map(|v| json!({ &p: {"$eq": v} })).collect();
+    for doc in &docs {
+        let any = eqs
+            .iter()
+            .map(|q| matches(q, doc))
+            .collect::<Result<Vec<bool>, _>>()?
+            .into_iter()
+            .any(|m| m);
+        prop_assert_eq!(matches(&in_set, doc)?, any, "$in on {}", doc);
+        prop_assert_eq!(matches(&nin_set, doc)?, !any, "$nin on {}", doc);
+    }
+    Ok(())
+}
+
+fn in_inputs() -> impl Strategy<Value = (String, Vec<Value>, Vec<Value>)> {
+    (
+        path(),
+        prop::collection::vec(value(), 0..5),
+        documents(),
+        prop::collection::vec((any::<Index>(), prop::option::of(any::<bool>())), 6),
+    )
+        .prop_map(|(p, values, mut docs, plants)| {
+            if !values.is_empty() {
+                for (doc, (which, how)) in docs.iter_mut().zip(plants) {
+                    if let Some(in_array) = how {
+                        plant(doc, &p, which.get(&values), in_array);
+                    }
+                }
+            }
+            (p, values, docs)
+        })
+}
+
+const IN_IS_OR: u32 = 300;
+
+#[test]
+fn in_is_the_or_of_its_equalities() {
+    bounded(
+        prop("in_is_the_or_of_its_equalities", IN_IS_OR),
+        in_inputs(),
+        check_in_is_or,
+    );
+}
+
+#[test]
+#[ignore = "long run: cargo xtask fuzz --target query"]
+fn fuzz_query_in_is_the_or_of_its_equalities() {
+    until_deadline(
+        prop("in_is_the_or_of_its_equalities", IN_IS_OR),
+        in_inputs(),
+        check_in_is_or,
+    );
 }
 
 fn equivalence_inputs() -> impl Strategy<Value = (String, Value, Vec<Value>)> {

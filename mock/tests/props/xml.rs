@@ -14,7 +14,7 @@ use proptest::strategy::BoxedStrategy;
 use proptest::test_runner::TestCaseResult;
 use serde_json::{Map, Number, Value};
 
-use event_mock::codec::xml::{ElementContent, Scalar, XmlMapping};
+use event_mock::codec::xml::{ElementContent, Scalar, XmlLimits, XmlMapping};
 
 use crate::runner::{bounded, until_deadline, Property};
 
@@ -334,12 +334,62 @@ fn document() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-fn mutated_document() -> impl Strategy<Value = (Vec<u8>, Vec<Edit>)> {
-    (document(), edits())
+fn mutated_document() -> impl Strategy<Value = (Vec<u8>, Vec<Edit>, Option<XmlLimits>)> {
+    (
+        document(),
+        prop_oneof![Just(Vec::new()), edits()],
+        prop::option::weighted(0.3, limits()),
+    )
 }
 
-fn check_mutated((doc, edits): (Vec<u8>, Vec<Edit>)) -> TestCaseResult {
-    decode_and_reencode(&apply(&doc, &edits))
+fn check_mutated((doc, edits, limits): (Vec<u8>, Vec<Edit>, Option<XmlLimits>)) -> TestCaseResult {
+    let bytes = apply(&doc, &edits);
+    match limits {
+        None => decode_and_reencode(&bytes),
+        Some(limits) => {
+            // Tight limits: refused or decoded, never a panic; what decodes is within them.
+            let tight = XmlMapping {
+                limits: limits.clone(),
+                ..mapping().clone()
+            };
+            if let Ok((_, value)) = tight.decode(&bytes) {
+                prop_assert!(depth(&value) <= limits.max_depth, "deeper than the limit");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// How deeply `v`'s objects nest (elements), not counting arrays (repeated elements).
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        Value::Array(items) => items.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn limits() -> impl Strategy<Value = XmlLimits> {
+    (
+        1usize..6,
+        1usize..64,
+        0usize..64,
+        1usize..40,
+        1usize..6,
+        0usize..3,
+    )
+        .prop_map(
+            |(max_depth, max_attribute_bytes, max_text_bytes, max_nodes, max_attributes, ns)| {
+                XmlLimits {
+                    max_depth,
+                    max_attribute_bytes,
+                    max_text_bytes,
+                    max_nodes,
+                    max_attributes,
+                    max_namespace_declarations: ns,
+                }
+            },
+        )
 }
 
 const MUTATED: u32 = 600;
@@ -500,8 +550,7 @@ impl Speller<'_> {
         if self.s.cdata && !self.s.char_refs {
             // CDATA cannot hold "]]>" or keep a carriage return; split around both.
             let mut section = String::new();
-            let mut chars = text.chars().peekable();
-            while let Some(c) = chars.next() {
+            for c in text.chars() {
                 if c == '\r' {
                     self.out.push_str(&format!("<![CDATA[{section}]]>&#13;"));
                     section.clear();
