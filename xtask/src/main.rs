@@ -2,6 +2,9 @@
 //!
 //! - `conformance`: run the conformance suites (embedded mock by default, or `--target URL`).
 //! - `serve`: the standalone mock server.
+//! - `fuzz`: the property tests' long runs, in release mode, for about `--minutes N`.
+
+mod fuzz;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +32,9 @@ enum Command {
     Conformance(ConformanceArgs),
     /// Serve the mock until Ctrl-C.
     Serve(event_mock::server::ServeArgs),
+    /// Run the property tests with fresh seeds for about --minutes N (release build), e.g.
+    /// `cargo xtask fuzz --minutes 10 --target query`. Exits non-zero when a property fails.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 #[derive(clap::Args)]
@@ -85,19 +91,10 @@ struct ConformanceArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let result = match cli.command {
-        Command::Conformance(args) => runtime.block_on(conformance(args)),
-        Command::Serve(args) => runtime.block_on(args.run()).map(|()| true),
+        Command::Fuzz(args) => fuzz::run(args),
+        Command::Conformance(args) => runtime().and_then(|rt| rt.block_on(conformance(args))),
+        Command::Serve(args) => runtime().and_then(|rt| rt.block_on(args.run()).map(|()| true)),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -107,6 +104,13 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))
 }
 
 /// `A:B` split once, for credential flags.
