@@ -14,10 +14,12 @@ use bytes::Bytes;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::{json, Value};
 
+mod support;
+
 use event_harness::load_suite;
 use event_harness::template::{template, template_json, Vars};
 use event_mock::api::{Account, Credential};
-use event_mock::spec::{AuthScheme, LoadedSpec, LoginCredentials, TokenCarrier, TokenSource};
+use event_mock::spec::{AuthScheme, LoadedSpec};
 use event_mock::{Mock, MockConfig, Request, Response};
 
 /// Escape all but what keeps a query's structure (`=`, `&`, `%`) and unreserved characters.
@@ -158,136 +160,19 @@ fn build(shape: &Shape, api: &Api) -> http::Request<Bytes> {
 }
 
 /// Add the API's default credentials, the way its spec's scheme says.
-fn authorise(mock: &Mock, api: &Api, mut req: Request) -> Request {
-    let Some(account) = &api.account else {
-        return req;
+fn authorise(mock: &Mock, api: &Api, req: Request) -> Request {
+    let client = support::Client {
+        mock,
+        spec: &api.spec,
+        base: &api.base,
+        vars: &api.vars,
+        account: api.account.as_ref(),
     };
-    let put = |req: &mut Request, name: &str, value: &str| {
-        if let (Ok(n), Ok(v)) = (
-            http::header::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_str(value),
-        ) {
-            req.headers_mut().insert(n, v);
-        }
-    };
-    match (api.spec.default_auth(), &account.credential) {
-        (Some(AuthScheme::AkSk { signed_headers, .. }), Credential::AccessKey { ak, sk }) => {
-            for (name, value) in signed_headers {
-                put(&mut req, name, &template(value, &api.vars));
-            }
-            let host = "localhost";
-            put(&mut req, "host", host);
-            let (parts, body) = req.into_parts();
-            let mut headers = parts.headers.clone();
-            let profile = api
-                .spec
-                .default_auth()
-                .and_then(event_mock::auth::aksk::Profile::of)
-                .expect("an ak-sk scheme has a signing profile");
-            event_mock::auth::aksk::sign(
-                &profile,
-                parts.method.as_str(),
-                parts.uri.path(),
-                parts.uri.query(),
-                &mut headers,
-                &body,
-                ak,
-                sk,
-                mock.signature_now(),
-            );
-            let mut req = Request::from_parts(parts, body);
-            *req.headers_mut() = headers;
-            req
-        }
-        (Some(AuthScheme::Token { header, .. }), Credential::Token { token }) => {
-            put(&mut req, header, token);
-            req
-        }
-        (Some(AuthScheme::Session(scheme)), Credential::Password { user, password }) => {
-            let token = login(mock, api, scheme, user, password).unwrap_or_default();
-            match &scheme.send_as {
-                TokenCarrier::Header(name) => put(&mut req, name, &token),
-                TokenCarrier::Bearer => put(&mut req, "authorization", &format!("Bearer {token}")),
-            }
-            req
-        }
-        (_, Credential::Password { user, password }) => {
-            let (name, value) = event_harness::auth::basic_header(user, password);
-            put(&mut req, &name, &value);
-            req
-        }
-        _ => req,
-    }
-}
-
-/// A session login through the core, with the operation the scheme names.
-fn login(
-    mock: &Mock,
-    api: &Api,
-    scheme: &event_mock::spec::SessionScheme,
-    user: &str,
-    password: &str,
-) -> Option<String> {
-    let op = api.spec.operation(&scheme.login)?;
-    let mut vars = api.vars.clone();
-    if let Some(v) = &api.spec.spec.versioning {
-        if let event_mock::spec::VersionCarrier::Path { parameter } = &v.carrier {
-            vars.entry(parameter.clone())
-                .or_insert_with(|| v.current.clone());
-        }
-    }
-    vars.insert("user".into(), user.into());
-    vars.insert("password".into(), password.into());
-    let path: Vec<String> = op
-        .path
-        .split('/')
-        .map(
-            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => vars.get(name).cloned().unwrap_or_default(),
-                None => s.to_owned(),
-            },
-        )
-        .collect();
-    let mut shape = Shape {
-        method: op.method.clone(),
-        path: path.join("/"),
-        query: String::new(),
-        headers: Vec::new(),
-        body: Vec::new(),
-    };
-    match &scheme.login_with {
-        LoginCredentials::Basic => shape
-            .headers
-            .push(event_harness::auth::basic_header(user, password)),
-        LoginCredentials::Body(template) => {
-            shape.body = serde_json::to_vec(&template_json(template, &vars)).ok()?;
-            shape
-                .headers
-                .push(("content-type".into(), "application/json".into()));
-        }
-    }
-    let resp = mock.handle(build(&shape, api));
-    match &scheme.token_from {
-        TokenSource::Header(name) => {
-            Some(resp.headers().get(name.as_str())?.to_str().ok()?.to_owned())
-        }
-        TokenSource::Pointer(p) => {
-            let body = decoded(api, &resp)?;
-            body.pointer(p).map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string())
-            })
-        }
-    }
+    support::authorise(&client, req)
 }
 
 fn decoded(api: &Api, resp: &Response) -> Option<Value> {
-    let content_type = resp
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    api.spec.decode_response(content_type, resp.body())
+    support::decoded(&api.spec, resp)
 }
 
 /// The error problems of an answer: not decodable, or not in the API's error schema.

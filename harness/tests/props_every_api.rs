@@ -22,12 +22,12 @@ use proptest::sample::Index;
 use proptest::test_runner::TestCaseResult;
 use serde_json::Value;
 
+mod support;
+
 use event_harness::load_suite;
 use event_harness::template::{template, template_json, Vars};
 use event_mock::api::{Account, Credential};
-use event_mock::spec::{
-    AuthScheme, LoadedSpec, LoginCredentials, TokenCarrier, TokenSource, VersionCarrier,
-};
+use event_mock::spec::{AuthScheme, LoadedSpec, TokenCarrier, VersionCarrier};
 use event_mock::{Mock, MockConfig, Request, Response};
 
 use runner::{bounded, until_deadline, Property};
@@ -643,126 +643,20 @@ fn resolve(api: &Api, c: &Case) -> Option<(Request, String)> {
     builder.body(Bytes::from(body)).ok().map(|r| (r, label))
 }
 
-/// Add the API's default credentials, the way its spec's scheme says (as every_api.rs does).
-fn authorise(mock: &Mock, api: &Api, mut req: Request) -> Request {
-    let Some(account) = &api.account else {
-        return req;
+/// Add the API's default credentials, the way its spec's scheme says.
+fn authorise(mock: &Mock, api: &Api, req: Request) -> Request {
+    let client = support::Client {
+        mock,
+        spec: &api.spec,
+        base: &api.bases[0],
+        vars: &api.vars,
+        account: api.account.as_ref(),
     };
-    let put = |req: &mut Request, name: &str, value: &str| {
-        if let (Ok(n), Ok(v)) = (
-            http::header::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_str(value),
-        ) {
-            req.headers_mut().insert(n, v);
-        }
-    };
-    match (api.spec.default_auth(), &account.credential) {
-        (Some(AuthScheme::AkSk { signed_headers, .. }), Credential::AccessKey { ak, sk }) => {
-            for (name, value) in signed_headers {
-                put(&mut req, name, &template(value, &api.vars));
-            }
-            put(&mut req, "host", "localhost");
-            let (parts, body) = req.into_parts();
-            let mut headers = parts.headers.clone();
-            let profile = api
-                .spec
-                .default_auth()
-                .and_then(event_mock::auth::aksk::Profile::of)
-                .expect("an ak-sk scheme has a signing profile");
-            event_mock::auth::aksk::sign(
-                &profile,
-                parts.method.as_str(),
-                parts.uri.path(),
-                parts.uri.query(),
-                &mut headers,
-                &body,
-                ak,
-                sk,
-                mock.signature_now(),
-            );
-            let mut req = Request::from_parts(parts, body);
-            *req.headers_mut() = headers;
-            req
-        }
-        (Some(AuthScheme::Token { header, .. }), Credential::Token { token }) => {
-            put(&mut req, header, token);
-            req
-        }
-        (Some(AuthScheme::Session(scheme)), Credential::Password { user, password }) => {
-            let token = login(mock, api, scheme, user, password).unwrap_or_default();
-            match &scheme.send_as {
-                TokenCarrier::Header(name) => put(&mut req, name, &token),
-                TokenCarrier::Bearer => put(&mut req, "authorization", &format!("Bearer {token}")),
-            }
-            req
-        }
-        (_, Credential::Password { user, password }) => {
-            let (name, value) = event_harness::auth::basic_header(user, password);
-            put(&mut req, &name, &value);
-            req
-        }
-        _ => req,
-    }
-}
-
-/// A session login through the core, with the operation the scheme names.
-fn login(
-    mock: &Mock,
-    api: &Api,
-    scheme: &event_mock::spec::SessionScheme,
-    user: &str,
-    password: &str,
-) -> Option<String> {
-    let op = api.spec.operation(&scheme.login)?;
-    let mut vars = api.vars.clone();
-    vars.insert("user".into(), user.into());
-    vars.insert("password".into(), password.into());
-    let path: Vec<String> = op
-        .path
-        .split('/')
-        .map(
-            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => vars.get(name).cloned().unwrap_or_default(),
-                None => s.to_owned(),
-            },
-        )
-        .collect();
-    let mut builder = http::Request::builder()
-        .method(op.method.as_str())
-        .uri(format!("{}{}", api.bases[0], path.join("/")));
-    let mut body = Vec::new();
-    match &scheme.login_with {
-        LoginCredentials::Basic => {
-            let (name, value) = event_harness::auth::basic_header(user, password);
-            builder = builder.header(name, value);
-        }
-        LoginCredentials::Body(template) => {
-            body = serde_json::to_vec(&template_json(template, &vars)).ok()?;
-            builder = builder.header("content-type", "application/json");
-        }
-    }
-    let resp = mock.handle(builder.body(Bytes::from(body)).ok()?);
-    match &scheme.token_from {
-        TokenSource::Header(name) => {
-            Some(resp.headers().get(name.as_str())?.to_str().ok()?.to_owned())
-        }
-        TokenSource::Pointer(p) => {
-            let body = decoded(api, &resp)?;
-            body.pointer(p).map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string())
-            })
-        }
-    }
+    support::authorise(&client, req)
 }
 
 fn decoded(api: &Api, resp: &Response) -> Option<Value> {
-    let content_type = resp
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    api.spec.decode_response(content_type, resp.body())
+    support::decoded(&api.spec, resp)
 }
 
 // ---------------------------------------------------------------------------------------------
