@@ -8,13 +8,19 @@ use event_mock::MockServer;
 use crate::auth::ClientAuth;
 use crate::report::{ScenarioOutcome, ScenarioResult, SuiteReport};
 use crate::scenario::{Scenario, Suite};
-use crate::target::{http_client, Target, TargetKind};
+use crate::target::{http_client, http_client_trusting, Target, TargetKind};
 use crate::template::Vars;
 use crate::transcript::Normaliser;
 
 /// Run every scenario of `suite` (or those named in `only`) on `kind`.
 pub async fn run_suite(suite: &Suite, kind: &TargetKind, only: Option<&[String]>) -> SuiteReport {
-    let client = http_client();
+    let client = match kind {
+        TargetKind::Live(live) => http_client_trusting(&live.trust).unwrap_or_else(|e| {
+            eprintln!("{e}; trusting only the system's roots");
+            http_client()
+        }),
+        _ => http_client(),
+    };
     let live_tag = format!("r{:08x}", rand_tag());
     let mut results = Vec::new();
     for (index, scenario) in suite.scenarios.iter().enumerate() {
@@ -22,7 +28,9 @@ pub async fn run_suite(suite: &Suite, kind: &TargetKind, only: Option<&[String]>
             continue;
         }
         let result = match kind {
-            TargetKind::Embedded(_) => run_embedded(&client, suite, scenario, kind).await,
+            TargetKind::Embedded(_) | TargetKind::EmbeddedTls(_) => {
+                run_embedded(&client, suite, scenario, kind).await
+            }
             TargetKind::Live(live) => {
                 let target = Target {
                     api_url: live.url.trim_end_matches('/').to_owned(),
@@ -39,6 +47,7 @@ pub async fn run_suite(suite: &Suite, kind: &TargetKind, only: Option<&[String]>
     }
     let target = match kind {
         TargetKind::Embedded(_) => "embedded mock".to_owned(),
+        TargetKind::EmbeddedTls(_) => "embedded mock over HTTPS".to_owned(),
         TargetKind::Live(live) => live.url.clone(),
     };
     let covered = suite
@@ -56,12 +65,36 @@ pub async fn run_embedded(
     scenario: &Scenario,
     kind: &TargetKind,
 ) -> ScenarioResult {
-    let TargetKind::Embedded(config) = kind else {
-        return ScenarioResult::failed(scenario, vec!["not an embedded target".into()]);
+    let (config, started) = match kind {
+        TargetKind::Embedded(config) => (config, MockServer::start_with(config.clone()).await),
+        TargetKind::EmbeddedTls(config) => {
+            (config, MockServer::start_tls_with(config.clone()).await)
+        }
+        TargetKind::Live(_) => {
+            return ScenarioResult::failed(scenario, vec!["not an embedded target".into()])
+        }
     };
-    match MockServer::start_with(config.clone()).await {
+    match started {
         Ok(server) => {
             let target = Target::embedded(&server, suite.api(), config);
+            // Over HTTPS, trust exactly this server's certificate.
+            let trusting;
+            let client = match server.certificate_pem() {
+                Some(pem) => {
+                    let trust = crate::target::Trust {
+                        ca_pem: Some(pem.to_owned()),
+                        accept_invalid_certs: false,
+                    };
+                    match http_client_trusting(&trust) {
+                        Ok(c) => {
+                            trusting = c;
+                            &trusting
+                        }
+                        Err(e) => return ScenarioResult::failed(scenario, vec![e]),
+                    }
+                }
+                None => client,
+            };
             run_scenario(client, suite, scenario, &target).await
         }
         Err(e) => ScenarioResult::failed(

@@ -16,6 +16,8 @@ use crate::scenario::Capability;
 pub enum TargetKind {
     /// The in-process mock, started afresh (deterministic) for every scenario.
     Embedded(MockConfig),
+    /// The same over HTTPS, with a certificate generated per server that the client trusts.
+    EmbeddedTls(MockConfig),
     Live(LiveTarget),
 }
 
@@ -70,6 +72,16 @@ pub struct LiveTarget {
     pub admin_url: Option<String>,
     /// Values for `{{name}}` in scenarios, e.g. `project_id`.
     pub vars: BTreeMap<String, String>,
+    /// Which server certificates the client trusts besides the system's roots.
+    pub trust: Trust,
+}
+
+/// Certificates a client trusts beyond the usual roots: a mock's self-signed one (PEM), or,
+/// for a test endpoint only, any certificate at all.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    pub ca_pem: Option<String>,
+    pub accept_invalid_certs: bool,
 }
 
 /// One resolved target for one scenario run.
@@ -166,10 +178,22 @@ impl Target {
 }
 
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    http_client_trusting(&Trust::default()).unwrap_or_default()
+}
+
+/// A client that trusts what `trust` says; `Err` when the PEM cannot be read.
+pub fn http_client_trusting(trust: &Trust) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
-        .no_proxy()
-        .build()
-        .unwrap_or_default()
+        .no_proxy();
+    if let Some(pem) = &trust.ca_pem {
+        let certificate = reqwest::Certificate::from_pem(pem.as_bytes())
+            .map_err(|e| format!("the CA certificate cannot be read: {e}"))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    if trust.accept_invalid_certs {
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    builder.build().map_err(|e| e.to_string())
 }

@@ -45,6 +45,7 @@ async fn fake(
         ]),
         admin_url: Some(format!("{}/__admin", server.uri())),
         vars: Default::default(),
+        trust: Default::default(),
     };
     (server, target)
 }
@@ -323,6 +324,7 @@ async fn ces_fake(
         ]),
         admin_url: Some(format!("{}/__admin", server.uri())),
         vars: [("project_id".to_owned(), keys[0].project_ids[0].clone())].into(),
+        trust: Default::default(),
     };
     (server, target)
 }

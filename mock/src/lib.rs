@@ -23,6 +23,7 @@ pub mod mongo;
 pub mod server;
 pub mod spec;
 pub mod store;
+pub mod tls;
 pub mod wire;
 #[cfg(feature = "wiremock")]
 pub mod wiremock_adapter;

@@ -43,7 +43,7 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::time::Instant;
 
@@ -51,6 +51,7 @@ use crate::apis::RegisteredFlags;
 use crate::config::{MockConfig, SignatureClock};
 use crate::dispatch::{BodyLimit, Mock, UNCLAIMED_BODY_LIMIT};
 use crate::store::{StoreLimits, WhenFull};
+use crate::tls::{Tls, TlsSource};
 use crate::wire::{json_response, BodyTooLarge, Request, Response};
 
 /// Default of [`ServerLimits::header_timeout`], in milliseconds.
@@ -103,11 +104,16 @@ impl Default for ServerLimits {
     }
 }
 
+/// The largest header block a request may carry, over HTTP/1.1 and HTTP/2 alike.
+const MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
+
 /// A running mock on a TCP port; it stops when dropped.
 pub struct MockServer {
     address: SocketAddr,
     mock: Arc<Mock>,
     stop: watch::Sender<bool>,
+    /// The certificate clients must trust, when serving HTTPS.
+    certificate_pem: Option<String>,
 }
 
 impl MockServer {
@@ -132,9 +138,44 @@ impl MockServer {
     /// token: without one it is turned off (`config.admin = false`) and a warning on stderr
     /// says how to turn it on; with one a warning says it is exposed and token-protected.
     pub async fn bind_with(
+        config: MockConfig,
+        address: SocketAddr,
+        limits: ServerLimits,
+    ) -> std::io::Result<Self> {
+        Self::bind_inner(config, address, limits, None).await
+    }
+
+    /// Every API over HTTPS on an ephemeral loopback port, with a self-signed certificate
+    /// generated now ([`MockServer::certificate_pem`] is what a client trusts).
+    pub async fn start_tls() -> std::io::Result<Self> {
+        Self::start_tls_with(MockConfig::default()).await
+    }
+
+    /// [`MockServer::start_tls`] with a configuration of your own.
+    pub async fn start_tls_with(config: MockConfig) -> std::io::Result<Self> {
+        let tls = Tls::new(&TlsSource::SelfSigned {
+            extra_names: Vec::new(),
+        })
+        .map_err(std::io::Error::other)?;
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self::bind_tls(config, loopback, ServerLimits::default(), tls).await
+    }
+
+    /// [`MockServer::bind_with`], over HTTPS with `tls`.
+    pub async fn bind_tls(
+        config: MockConfig,
+        address: SocketAddr,
+        limits: ServerLimits,
+        tls: Tls,
+    ) -> std::io::Result<Self> {
+        Self::bind_inner(config, address, limits, Some(tls)).await
+    }
+
+    async fn bind_inner(
         mut config: MockConfig,
         address: SocketAddr,
         limits: ServerLimits,
+        tls: Option<Tls>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(address).await?;
         let address = listener.local_addr()?;
@@ -142,10 +183,11 @@ impl MockServer {
             eprintln!("{warning}");
         }
         if config.public_url.is_none() {
-            config.public_url = Some(format!("http://{address}"));
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            config.public_url = Some(format!("{scheme}://{address}"));
         }
         let mock = Arc::new(Mock::new(config).map_err(std::io::Error::other)?);
-        Self::listen(mock, listener, limits)
+        Self::listen(mock, listener, limits, tls)
     }
 
     /// Serve a mock built by hand (e.g. [`Mock::with_apis`]) on `address`, with the default
@@ -174,35 +216,49 @@ impl MockServer {
             ));
         }
         let listener = TcpListener::bind(address).await?;
-        Self::listen(mock, listener, limits)
+        Self::listen(mock, listener, limits, None)
     }
 
     fn listen(
         mock: Arc<Mock>,
         listener: TcpListener,
         limits: ServerLimits,
+        tls: Option<Tls>,
     ) -> std::io::Result<Self> {
         let address = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
+        let certificate_pem = tls.as_ref().map(|t| t.certificate_pem.clone());
         let shared = Arc::new(Shared {
             mock: mock.clone(),
             limits,
+            tls: tls.map(|t| t.acceptor),
         });
         tokio::spawn(accept_loop(listener, shared, stopped));
         Ok(Self {
             address,
             mock,
             stop,
+            certificate_pem,
         })
+    }
+
+    /// The certificate clients must trust (PEM), when serving HTTPS.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.certificate_pem.as_deref()
     }
 
     pub fn address(&self) -> SocketAddr {
         self.address
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
+    /// `http://127.0.0.1:PORT`, or `https://` when serving TLS (no trailing slash).
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.certificate_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.address)
     }
 
     /// The URL an API is served under by default, e.g. `http://127.0.0.1:PORT/base`.
@@ -260,6 +316,8 @@ fn control_plane_exposure(config: &mut MockConfig, address: SocketAddr) -> Optio
 struct Shared {
     mock: Arc<Mock>,
     limits: ServerLimits,
+    /// Present when the server speaks HTTPS.
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Shared {
@@ -348,17 +406,26 @@ async fn accept_loop(
         let stopped = stopped.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            serve_connection(stream, shared, stopped).await;
+            match shared.tls.clone() {
+                None => serve_connection(stream, shared, stopped).await,
+                Some(acceptor) => {
+                    // The handshake gets the header timeout, like a silent plain connection.
+                    let handshake =
+                        tokio::time::timeout(shared.limits.header_timeout, acceptor.accept(stream));
+                    if let Ok(Ok(secure)) = handshake.await {
+                        serve_connection(secure, shared, stopped).await;
+                    }
+                }
+            }
         });
     }
 }
 
 /// Serve one connection until it closes, the server stops, or it stays idle too long.
-async fn serve_connection(
-    stream: TcpStream,
-    shared: Arc<Shared>,
-    mut stopped: watch::Receiver<bool>,
-) {
+async fn serve_connection<IO>(stream: IO, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Activity::new();
     let service = {
         let shared = shared.clone();
@@ -379,7 +446,12 @@ async fn serve_connection(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    builder.http2().timer(TokioTimer::new());
+    // Vendors accept long credentials (tokens of 16,384 characters): HTTP/2's default 16 KiB
+    // header list would refuse them with 431 where HTTP/1.1 accepts them.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_LIST_BYTES);
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     loop {
@@ -681,6 +753,19 @@ pub struct ServeArgs {
     /// the admin token when one is set); larger bodies get 413 unread.
     #[arg(long, default_value_t = UNCLAIMED_BODY_LIMIT)]
     pub unclaimed_body_limit: usize,
+    /// Serve HTTPS, with a self-signed certificate generated at start for localhost,
+    /// 127.0.0.1 and ::1 (unless --tls-cert and --tls-key give one).
+    #[arg(long)]
+    pub tls: bool,
+    /// HTTPS with this certificate chain (PEM file); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM file).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Write the served certificate (PEM) to this file, for clients to trust.
+    #[arg(long)]
+    pub tls_cert_out: Option<std::path::PathBuf>,
     /// Items every API's stores may hold together.
     #[arg(long, default_value_t = StoreLimits::default().max_items)]
     pub store_max_items: usize,
@@ -761,10 +846,41 @@ impl ServeArgs {
     }
 
     /// Serve until Ctrl-C.
+    /// The TLS set-up the flags ask for, if any.
+    pub fn tls(&self) -> Result<Option<Tls>, String> {
+        let source = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                let read = |path: &std::path::Path| {
+                    std::fs::read_to_string(path)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                };
+                TlsSource::Pem {
+                    cert_chain: read(cert)?,
+                    private_key: read(key)?,
+                }
+            }
+            _ if self.tls => TlsSource::SelfSigned {
+                extra_names: self.admin_hosts.clone(),
+            },
+            _ => return Ok(None),
+        };
+        Tls::new(&source).map(Some)
+    }
+
     pub async fn run(&self) -> anyhow::Result<()> {
         let config = self.config().map_err(anyhow::Error::msg)?;
         let address = SocketAddr::new(self.host, self.port);
-        let server = MockServer::bind_with(config, address, self.limits()).await?;
+        let server = match self.tls().map_err(anyhow::Error::msg)? {
+            Some(tls) => MockServer::bind_tls(config, address, self.limits(), tls).await?,
+            None => MockServer::bind_with(config, address, self.limits()).await?,
+        };
+        if let (Some(pem), Some(path)) = (server.certificate_pem(), &self.tls_cert_out) {
+            std::fs::write(path, pem)?;
+            println!(
+                "certificate (PEM, for clients to trust): {}",
+                path.display()
+            );
+        }
         let mock = server.mock();
         let base = mock
             .config()

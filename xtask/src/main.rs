@@ -75,6 +75,16 @@ struct ConformanceArgs {
     /// The target also serves the mock's control plane at this URL (e.g. http://host:8080/__admin).
     #[arg(long)]
     admin_url: Option<String>,
+    /// Run against the embedded mock over HTTPS (a certificate generated per server).
+    #[arg(long, conflicts_with = "target")]
+    tls: bool,
+    /// Trust this CA or server certificate (PEM file) for an HTTPS --target, e.g. the one a
+    /// mock wrote with --tls-cert-out.
+    #[arg(long, requires = "target")]
+    ca_cert: Option<PathBuf>,
+    /// Accept any certificate from an HTTPS --target (test endpoints only).
+    #[arg(long, requires = "target")]
+    insecure: bool,
     /// Only these scenarios (repeatable).
     #[arg(long = "scenario")]
     scenarios: Vec<String>,
@@ -175,8 +185,17 @@ async fn conformance(args: ConformanceArgs) -> anyhow::Result<bool> {
         );
     }
     let kind = match &args.target {
+        None if args.tls => TargetKind::EmbeddedTls(MockConfig::deterministic()),
         None => TargetKind::Embedded(MockConfig::deterministic()),
         Some(url) => TargetKind::Live(LiveTarget {
+            trust: event_harness::target::Trust {
+                ca_pem: args
+                    .ca_cert
+                    .as_ref()
+                    .map(std::fs::read_to_string)
+                    .transpose()?,
+                accept_invalid_certs: args.insecure,
+            },
             url: url.clone(),
             accounts: accounts(&args)?,
             admin_url: args.admin_url.clone(),
