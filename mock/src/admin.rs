@@ -138,6 +138,26 @@ fn url_host(url: &str) -> Option<String> {
     Some(host_of(rest.split('/').next().unwrap_or_default()))
 }
 
+/// Does the request carry the admin token (`Authorization: Bearer <token>` or
+/// `X-Admin-Token: <token>`)? Compared in constant time.
+pub(crate) fn presents_admin_token(headers: &http::HeaderMap, token: &str) -> bool {
+    let bearer = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, value) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| value.trim())
+        });
+    let own = headers
+        .get("x-admin-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    [bearer, own]
+        .into_iter()
+        .flatten()
+        .any(|presented| crate::auth::secrets_equal(presented, token))
+}
+
 /// The checks every control-plane request passes first; `Err` is the refusal to send.
 fn guard(mock: &dyn Controls, req: &Request) -> Result<(), (StatusCode, &'static str)> {
     let config = mock.config();
@@ -156,15 +176,11 @@ fn guard(mock: &dyn Controls, req: &Request) -> Result<(), (StatusCode, &'static
                 .any(|h| h.eq_ignore_ascii_case(host))
     };
     if let Some(token) = &config.admin_token {
-        let presented = header("x-admin-token").or_else(|| {
-            header("authorization").and_then(|a| {
-                a.strip_prefix("Bearer ")
-                    .or_else(|| a.strip_prefix("bearer "))
-                    .map(str::to_owned)
-            })
-        });
-        if !presented.is_some_and(|p| crate::auth::secrets_equal(&p, token)) {
-            return Err((StatusCode::UNAUTHORIZED, "the control plane needs its token (Authorization: Bearer <token> or X-Admin-Token)"));
+        if !presents_admin_token(req.headers(), token) {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                "the control plane needs its token (Authorization: Bearer <token> or X-Admin-Token)",
+            ));
         }
     }
     if let Some(host) = header("host") {

@@ -132,10 +132,6 @@ impl Mock {
         &self.budget
     }
 
-    pub fn ids(&self) -> &IdGenerator {
-        &self.ids
-    }
-
     pub fn config(&self) -> &MockConfig {
         &self.config
     }

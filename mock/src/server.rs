@@ -37,7 +37,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, StatusCode, Version};
+use http::{header, HeaderValue, StatusCode, Version};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
@@ -329,7 +329,8 @@ impl Shared {
             // A control-plane request without the token is refused by the core anyway: read no
             // more of it than of a stray request.
             (BodyLimit::Admin(_), Some(token))
-                if !token.is_empty() && !presents_admin_token(&parts.headers, token) =>
+                if !token.is_empty()
+                    && !crate::admin::presents_admin_token(&parts.headers, token) =>
             {
                 BodyLimit::Unclaimed(unclaimed)
             }
@@ -349,26 +350,6 @@ impl Shared {
             ),
         }
     }
-}
-
-/// Does the request carry the admin token (`Authorization: Bearer <token>` or
-/// `X-Admin-Token: <token>`)? Compared in constant time.
-fn presents_admin_token(headers: &HeaderMap, token: &str) -> bool {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, value) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| value.trim())
-        });
-    let own = headers
-        .get("x-admin-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim);
-    [bearer, own]
-        .into_iter()
-        .flatten()
-        .any(|presented| crate::auth::secrets_equal(presented, token))
 }
 
 fn transport_error(status: StatusCode, error: String) -> Response {

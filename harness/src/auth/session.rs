@@ -52,9 +52,12 @@ pub async fn login(
         .operation(&scheme.login)
         .ok_or_else(|| format!("the login operation '{}' is not in the spec", scheme.login))?;
     let mut vars = vars.clone();
+    // A version carried in the path fills its template parameter (`{release}`).
     if let Some(versioning) = &spec.spec.versioning {
-        vars.entry(version_var(&versioning.carrier))
-            .or_insert_with(|| versioning.current.clone());
+        if let VersionCarrier::Path { parameter } = &versioning.carrier {
+            vars.entry(parameter.clone())
+                .or_insert_with(|| versioning.current.clone());
+        }
     }
     // `{name}` segments of the template are filled from the scenario's variables.
     let path = op
@@ -133,15 +136,6 @@ fn token_of(
                 other => Some(other.to_string()),
             }
         }
-    }
-}
-
-/// The variable a path-carried version is read from (`{{release}}`); other carriers need none.
-fn version_var(carrier: &VersionCarrier) -> String {
-    match carrier {
-        VersionCarrier::Path { parameter } => parameter.clone(),
-        VersionCarrier::Query { name } => name.clone(),
-        VersionCarrier::Accept { parameter } => parameter.clone(),
     }
 }
 

@@ -169,6 +169,7 @@ pub struct CesApi {
     replay_message: String,
     /// Reported events (with `event_id`, `project_id`, `received_ms`), each once, by dedup key.
     store: Store<Value>,
+    added_tokens: AddedTokensRule,
 }
 
 fn config_error(message: impl Into<String>) -> SpecError {
@@ -259,6 +260,7 @@ impl CesApi {
             replays,
             replay_message: replay_rule.message,
             store: Store::new(cfg.max_events, budget.clone()),
+            added_tokens: spec.rule("added_tokens")?,
             spec,
         })
     }
@@ -685,36 +687,42 @@ struct NewToken {
     permissions: Option<Vec<String>>,
 }
 
-/// Tokens the control plane may add, and their largest length: enough to probe the seed's
-/// 16,384-character limit from both sides, bounded in memory.
-const MAX_ADDED_TOKENS: usize = 100;
-const MAX_ADDED_TOKEN_LENGTH: usize = 65_536;
-/// Generated tokens start with this, so transcripts can replace them (rule `transcript`).
-const GENERATED_TOKEN_PREFIX: &str = "MIIX";
-const TOKEN_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+/// The spec's `added_tokens` rule: how many tokens the control plane may add, how long they
+/// may be (enough to probe the seed's 16,384-character limit from both sides, bounded in
+/// memory), and how generated ones are spelled (the prefix the `transcript` rule replaces).
+#[derive(Debug, Clone, Deserialize)]
+struct AddedTokensRule {
+    prefix: String,
+    alphabet: String,
+    max_tokens: usize,
+    max_length: usize,
+}
 
 impl CesApi {
     fn add_token(&self, body: &[u8], ctx: &Ctx<'_>) -> Result<Value, String> {
         let new: NewToken = serde_json::from_slice(body).map_err(|e| e.to_string())?;
         let token = match (new.token, new.length) {
             (Some(token), None) => token,
-            (None, Some(length)) if (1..=MAX_ADDED_TOKEN_LENGTH).contains(&length) => {
-                let prefix = if length > GENERATED_TOKEN_PREFIX.len() {
-                    GENERATED_TOKEN_PREFIX
+            (None, Some(length)) if (1..=self.added_tokens.max_length).contains(&length) => {
+                let prefix = if length > self.added_tokens.prefix.len() {
+                    self.added_tokens.prefix.as_str()
                 } else {
                     ""
                 };
-                let rest = ctx.ids.random_chars(TOKEN_ALPHABET, length - prefix.len());
+                let rest = ctx
+                    .ids
+                    .random_chars(self.added_tokens.alphabet.as_bytes(), length - prefix.len());
                 format!("{prefix}{rest}")
             }
             (None, Some(_)) => {
-                return Err(format!("length is 1 to {MAX_ADDED_TOKEN_LENGTH}"));
+                return Err(format!("length is 1 to {}", self.added_tokens.max_length));
             }
             _ => return Err("give exactly one of token, length".into()),
         };
-        if token.len() > MAX_ADDED_TOKEN_LENGTH {
+        if token.len() > self.added_tokens.max_length {
             return Err(format!(
-                "a token has at most {MAX_ADDED_TOKEN_LENGTH} bytes"
+                "a token has at most {} bytes",
+                self.added_tokens.max_length
             ));
         }
         let added = Token {
@@ -725,8 +733,11 @@ impl CesApi {
                 .unwrap_or_else(|| vec![self.permission.clone()]),
         };
         let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
-        if tokens.len() >= self.configured_tokens.len() + MAX_ADDED_TOKENS {
-            return Err(format!("at most {MAX_ADDED_TOKENS} tokens can be added"));
+        if tokens.len() >= self.configured_tokens.len() + self.added_tokens.max_tokens {
+            return Err(format!(
+                "at most {} tokens can be added",
+                self.added_tokens.max_tokens
+            ));
         }
         tokens.push(added.clone());
         Ok(serde_json::to_value(&added).unwrap_or(Value::Null))
