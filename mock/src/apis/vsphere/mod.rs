@@ -245,6 +245,9 @@ struct Session {
     last_active: DateTime<Utc>,
     user_agent: String,
     call_count: u64,
+    /// When it was last used, in calls since the mock started (ties on a frozen clock are
+    /// broken by this, not by the time).
+    used_at: u64,
     collectors: BTreeMap<String, Collector>,
 }
 
@@ -253,6 +256,8 @@ struct Session {
 struct State {
     next_key: i64,
     next_task: u64,
+    /// Calls with a session so far.
+    calls: u64,
     sessions: HashMap<String, Session>,
     /// Task moId -> TaskInfo.
     tasks: HashMap<String, Value>,
@@ -491,9 +496,12 @@ impl VsphereApi {
             .as_ref()
             .filter(|t| state.sessions.contains_key(t.as_str()))
             .cloned();
+        state.calls += 1;
+        let calls = state.calls;
         if let Some(session) = live.as_ref().and_then(|t| state.sessions.get_mut(t)) {
             session.last_active = now;
             session.call_count += 1;
+            session.used_at = calls;
         }
         if live.is_none() && !self.rules.open.contains(&op.id) {
             return self.fault(
@@ -741,7 +749,7 @@ impl VsphereApi {
             if let Some(idle) = state
                 .sessions
                 .iter()
-                .min_by_key(|(_, s)| s.last_active)
+                .min_by_key(|(_, s)| s.used_at)
                 .map(|(t, _)| t.clone())
             {
                 state.sessions.remove(&idle);
@@ -764,6 +772,7 @@ impl VsphereApi {
             last_active: now,
             user_agent,
             call_count: 0,
+            used_at: state.calls,
             collectors: BTreeMap::new(),
         };
         let answer = self.user_session(&session);
