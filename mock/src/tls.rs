@@ -1,5 +1,5 @@
 //! HTTPS for the server: a certificate given as PEM, or a self-signed one generated at start
-//! for the loopback names (real vSphere and VCD clients speak HTTPS only). rustls with the ring
+//! for the loopback names (some vendors' clients speak HTTPS only). rustls with the ring
 //! provider; HTTP/2 and HTTP/1.1 are offered by ALPN.
 
 use std::sync::Arc;
