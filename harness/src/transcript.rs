@@ -39,6 +39,14 @@ impl Normaliser {
             literals.push((admin.clone(), "<admin>".to_owned()));
         }
         literals.push((target.run_tag.clone(), "<run>".to_owned()));
+        // Passwords a step may send in a body (a session login) never reach a transcript.
+        for account in &target.accounts.list {
+            if let event_mock::api::Credential::Password { password, .. } = &account.credential {
+                if !password.is_empty() {
+                    literals.push((password.clone(), "<password>".to_owned()));
+                }
+            }
+        }
         let patterns = rule
             .map(|r| r.placeholders)
             .unwrap_or_default()

@@ -41,6 +41,10 @@ pub struct Violation {
     pub instance_path: String,
     /// The `x-message` of the violated schema node (with placeholders filled), or the validator's text.
     pub message: String,
+    /// The JSON Schema keyword violated (`type`, `required`, `enum`, ...).
+    pub keyword: String,
+    /// For `required`: the member that is missing.
+    pub missing: Option<String>,
 }
 
 /// The compiled schemas of one API, by file name (optionally with a `#fragment`).
@@ -142,9 +146,17 @@ impl SchemaSet {
             let instance_path = error.instance_path().as_str().to_owned();
             let message = annotated_message(&document, &error).unwrap_or_else(|| error.to_string());
             let message = with_location(message, &instance_path);
+            let missing = match error.kind() {
+                jsonschema::error::ValidationErrorKind::Required { property } => {
+                    property.as_str().map(str::to_owned)
+                }
+                _ => None,
+            };
             let violation = Violation {
                 instance_path,
                 message,
+                keyword: error.kind().keyword().to_owned(),
+                missing,
             };
             if !out.contains(&violation) {
                 out.push(violation);
@@ -228,6 +240,8 @@ fn strict_integer_violations(
                 out.push(Violation {
                     instance_path: path.to_owned(),
                     message: with_location(message, path),
+                    keyword: "type".to_owned(),
+                    missing: None,
                 });
             }
         }

@@ -249,6 +249,9 @@ struct Session {
     /// broken by this, not by the time).
     used_at: u64,
     collectors: BTreeMap<String, Collector>,
+    /// Collectors created so far: ids are never reused, so a destroyed collector's reference
+    /// cannot reach a new one.
+    collectors_created: u64,
 }
 
 /// Sessions, tasks and counters; locked before the event store when both are needed.
@@ -618,17 +621,21 @@ impl VsphereApi {
             return Ok(value);
         }
         for violation in &violations {
-            let last = violation
-                .instance_path
-                .rsplit('/')
-                .next()
-                .unwrap_or_default();
+            // The member at fault: the one missing, else the last one of the path.
+            let member = match &violation.missing {
+                Some(missing) => missing.as_str(),
+                None => violation
+                    .instance_path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default(),
+            };
             let named = self
                 .rules
                 .schema_faults
                 .invalid_argument_members
                 .iter()
-                .find(|m| *m == last || violation.message.contains(&format!("\"{m}\"")));
+                .find(|m| *m == member);
             if let Some(member) = named {
                 return Err(self.invalid_argument(member));
             }
@@ -774,6 +781,7 @@ impl VsphereApi {
             call_count: 0,
             used_at: state.calls,
             collectors: BTreeMap::new(),
+            collectors_created: 0,
         };
         let answer = self.user_session(&session);
         state.sessions.insert(token.clone(), session);
@@ -1019,12 +1027,11 @@ impl VsphereApi {
                 ),
             ));
         }
-        let mut n = session.collectors.len() + 1;
-        let mut id = format!("{}{}]{:08x}", rule.id_prefix, session.key, n);
-        while session.collectors.contains_key(&id) {
-            n += 1;
-            id = format!("{}{}]{:08x}", rule.id_prefix, session.key, n);
-        }
+        session.collectors_created += 1;
+        let id = format!(
+            "{}{}]{:08x}",
+            rule.id_prefix, session.key, session.collectors_created
+        );
         session
             .collectors
             .insert(id.clone(), Collector::new(spec, filter, rule.page_size));
