@@ -142,6 +142,8 @@ struct HelloRule {
 struct SchemaFaults {
     default: String,
     invalid_argument_members: Vec<String>,
+    /// Violations of these keywords (a wrong JSON type) are always the default fault.
+    deserialisation_keywords: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -620,7 +622,11 @@ impl VsphereApi {
         if violations.is_empty() {
             return Ok(value);
         }
-        for violation in &violations {
+        let rule = &self.rules.schema_faults;
+        for violation in violations
+            .iter()
+            .filter(|v| !rule.deserialisation_keywords.contains(&v.keyword))
+        {
             // The member at fault: the one missing, else the last one of the path.
             let member = match &violation.missing {
                 Some(missing) => missing.as_str(),
