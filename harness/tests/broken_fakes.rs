@@ -528,30 +528,39 @@ async fn an_unchanged_vsphere_core_behind_wiremock_passes_its_whole_suite() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vsphere_deviations_are_each_reported() {
-    // Severity not checked (the request's severity is read as info), entity references not
-    // resolved (every VM reference is rewritten to one that exists), and `_typeName` emitted
-    // last: one fake with three deviations, each reported against its own requirement.
-    let (_server, target) = vsphere_fake(|r| {
-        r.with_request_tweak(|mut req| {
+/// A PostEvent request tweak: `edit` changes the eventToPost of every request.
+fn edit_posted_event(
+    edit: impl Fn(&mut Value) + Send + Sync + 'static,
+) -> impl Fn(CoreResponder) -> CoreResponder {
+    let edit = Arc::new(edit);
+    move |r: CoreResponder| {
+        let edit = edit.clone();
+        r.with_request_tweak(move |mut req| {
             if req.uri().path().ends_with("/PostEvent") {
                 if let Ok(mut body) = serde_json::from_slice::<Value>(req.body()) {
                     if let Some(event) = body.get_mut("eventToPost") {
-                        if event.get("severity").is_some() {
-                            event["severity"] = Value::from("info");
-                        }
-                        if let Some(vm) = event.pointer_mut("/vm/vm/value") {
-                            *vm = Value::from("vm-20");
-                        }
+                        edit(event);
                     }
                     *req.body_mut() = Bytes::from(serde_json::to_vec(&body).unwrap());
                 }
             }
             req
         })
-        .with_response_tweak(|_, resp| with_json_body(resp, type_name_last))
-    })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_accepts_any_severity_is_reported() {
+    let (_server, target) = vsphere_fake(edit_posted_event(|event| {
+        // An unknown severity is read as info instead of refused.
+        let known = ["error", "warning", "info", "user"];
+        if event
+            .get("severity")
+            .is_some_and(|s| !known.iter().any(|k| s == k))
+        {
+            event["severity"] = Value::from("info");
+        }
+    }))
     .await;
     let report = run_vsphere(&target).await;
     assert_eq!(
@@ -560,13 +569,40 @@ async fn vsphere_deviations_are_each_reported() {
         "{}",
         report.table(160)
     );
+    assert!(
+        reasons(&report, "VIM-EVEX-001").contains("expected 500"),
+        "{}",
+        reasons(&report, "VIM-EVEX-001")
+    );
+    assert_eq!(verdict(&report, "VIM-POST-003"), Verdict::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_does_not_resolve_entity_references_is_reported() {
+    // Every VM reference is rewritten to one that exists, as if the server never looked it up.
+    let (_server, target) = vsphere_fake(edit_posted_event(|event| {
+        if let Some(vm) = event.pointer_mut("/vm/vm") {
+            *vm = serde_json::json!({"type": "VirtualMachine", "value": "vm-20"});
+        }
+    }))
+    .await;
+    let report = run_vsphere(&target).await;
     assert_eq!(
         verdict(&report, "VIM-POST-003"),
         Verdict::Fail,
         "{}",
         report.table(160)
     );
-    // An inferred requirement: reported, as advisory.
+    assert_eq!(verdict(&report, "VIM-EVEX-001"), Verdict::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_writes_the_type_name_last_is_an_advisory_finding() {
+    let (_server, target) =
+        vsphere_fake(|r| r.with_response_tweak(|_, resp| with_json_body(resp, type_name_last)))
+            .await;
+    let report = run_vsphere(&target).await;
+    // An inferred requirement: reported, as advisory, and the run does not fail on it alone.
     assert_eq!(
         verdict(&report, "VIM-ENC-003"),
         Verdict::Advisory,
@@ -578,6 +614,5 @@ async fn vsphere_deviations_are_each_reported() {
         "{}",
         reasons(&report, "VIM-ENC-003")
     );
-    // What the fake left alone still passes.
-    assert_eq!(verdict(&report, "VIM-AUTH-002"), Verdict::Pass);
+    assert_eq!(verdict(&report, "VIM-HELLO-001"), Verdict::Pass);
 }
