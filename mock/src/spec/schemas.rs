@@ -158,7 +158,10 @@ impl SchemaSet {
                 keyword: error.kind().keyword().to_owned(),
                 missing,
             };
-            if !out.contains(&violation) {
+            // One line per (place, text), whatever keywords gave it.
+            if !out.iter().any(|v| {
+                v.instance_path == violation.instance_path && v.message == violation.message
+            }) {
                 out.push(violation);
             }
         }
