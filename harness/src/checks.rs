@@ -121,6 +121,13 @@ pub fn check(
             ));
         }
     }
+    if let Some(member) = &a.first_member {
+        if let Some(place) = first_member_breach(&actual, member, "") {
+            return fail(format!(
+                "the object at {place} does not have '{member}' first"
+            ));
+        }
+    }
     if let Some(want) = &a.gte {
         let want = expected(want);
         if compare(&actual, &want).is_none_or(|o| o.is_lt()) {
@@ -282,5 +289,28 @@ pub fn short(v: &Value) -> String {
         format!("{cut}...")
     } else {
         text
+    }
+}
+
+/// The pointer of the first object under `value` whose first member is not `member`.
+fn first_member_breach(value: &Value, member: &str, at: &str) -> Option<String> {
+    match value {
+        Value::Object(fields) => {
+            if fields.keys().next().map(String::as_str) != Some(member) {
+                return Some(if at.is_empty() {
+                    "/".into()
+                } else {
+                    at.to_owned()
+                });
+            }
+            fields
+                .iter()
+                .find_map(|(k, v)| first_member_breach(v, member, &format!("{at}/{k}")))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| first_member_breach(v, member, &format!("{at}/{i}"))),
+        _ => None,
     }
 }

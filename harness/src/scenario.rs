@@ -271,6 +271,10 @@ pub struct Assertion {
     pub lte: Option<Value>,
     #[serde(default)]
     pub one_of: Option<Vec<Value>>,
+    /// Every object in the target, at any depth, has this member first (a member order the
+    /// API promises, e.g. a type discriminator clients read before the rest).
+    #[serde(default)]
+    pub first_member: Option<String>,
     /// Sub-assertions applied to every element of an array target (pointers relative to it).
     #[serde(default)]
     pub each: Option<Vec<Assertion>>,
@@ -308,6 +312,7 @@ impl Assertion {
             self.gte.is_some(),
             self.lte.is_some(),
             self.one_of.is_some(),
+            self.first_member.is_some(),
             self.each.is_some(),
         ]
         .iter()

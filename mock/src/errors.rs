@@ -3,7 +3,8 @@
 //!
 //! In a template, a string that is exactly `{name}` is replaced by the value itself (so a list
 //! stays a list), `{name:int}` by the value as a number, and `{name}` inside a longer string by
-//! its text.
+//! its text. An object member whose template is exactly `{name?}` is left out when the error
+//! has no value `name` (a fault's optional members), else replaced by the value.
 
 use http::StatusCode;
 use serde_json::{Map, Value};
@@ -17,6 +18,8 @@ use crate::wire::Reply;
 pub struct ApiError {
     pub kind: String,
     pub values: Vec<(&'static str, String)>,
+    /// Structured values (objects, lists, numbers) for `{name}` / `{name?}` placeholders.
+    pub json_values: Vec<(&'static str, Value)>,
     pub messages: Option<Vec<String>>,
 }
 
@@ -25,8 +28,15 @@ impl ApiError {
         Self {
             kind: kind.into(),
             values: Vec::new(),
+            json_values: Vec::new(),
             messages: None,
         }
+    }
+
+    /// A structured value for a placeholder that stands alone (`"{name}"` or `"{name?}"`).
+    pub fn with_json(mut self, name: &'static str, value: Value) -> Self {
+        self.json_values.push((name, value));
+        self
     }
 
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -103,6 +113,9 @@ pub fn render(
     for (k, v) in &values {
         named.insert((*k).to_owned(), Value::String(v.clone()));
     }
+    for (k, v) in &error.json_values {
+        named.insert((*k).to_owned(), v.clone());
+    }
     let template = envelope_template(spec, envelope, kind);
     Reply::error(status, fill_template(&template, &named))
 }
@@ -150,9 +163,17 @@ fn fill_template(template: &Value, named: &Map<String, Value>) -> Value {
         }
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| (k.clone(), fill_template(v, named)))
+                .filter_map(|(k, v)| match optional_placeholder(v) {
+                    Some(name) => named.get(name).map(|value| (k.clone(), value.clone())),
+                    None => Some((k.clone(), fill_template(v, named))),
+                })
                 .collect(),
         ),
         other => other.clone(),
     }
+}
+
+/// `name` when `template` is exactly `"{name?}"`.
+fn optional_placeholder(template: &Value) -> Option<&str> {
+    template.as_str()?.strip_prefix('{')?.strip_suffix("?}")
 }

@@ -155,7 +155,13 @@ impl LoadedSpec {
             .iter()
             .map(|(op, _)| op.method.as_str())
             .collect();
-        match candidates.into_iter().find(|(op, _)| op.method == method) {
+        // The most specific template wins (fewest parameters; the first declared on a tie), so
+        // a catch-all such as `/{type}/{id}/{method}` answers only what no named operation covers.
+        match candidates
+            .into_iter()
+            .filter(|(op, _)| op.method == method)
+            .min_by_key(|(_, params)| params.len())
+        {
             Some((op, params)) => Routed::Operation(op, params),
             None => Routed::MethodNotAllowed(allowed),
         }

@@ -1,0 +1,318 @@
+//! Reading events back: `EventFilterSpec` matching (QueryEvents and collectors) and the
+//! `EventHistoryCollector` cursor.
+//!
+//! A collector's cursor sits between two event keys: events with a key at or below it are
+//! "before", the rest "after". ReadNextEvents returns what follows the cursor, oldest first, and
+//! moves it past them; ReadPreviousEvents returns what precedes it, newest first, and moves it
+//! before them. A new collector is rewound (the cursor before the oldest event); ResetCollector
+//! puts the cursor just before the latest page. Collectors are live: events posted later that
+//! match the filter are read too.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::inventory::{Inventory, Recursion};
+use super::vmodl::DataTypes;
+
+/// The spec's rule `categories`: the severity category of an event type.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Categories {
+    pub default: String,
+    pub by_type: BTreeMap<String, String>,
+}
+
+/// What matching needs besides the filter.
+pub struct Matching<'a> {
+    pub inventory: &'a Inventory,
+    pub types: &'a DataTypes,
+    pub categories: &'a Categories,
+    /// EntityEventArgument slots and the MoRef member inside each.
+    pub slots: &'a [(String, String)],
+}
+
+/// A parsed `EventFilterSpec`.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    entity: Option<(String, Recursion)>,
+    begin: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    users: Option<(bool, Vec<String>)>,
+    chain: Option<i64>,
+    type_ids: Vec<String>,
+    categories: Vec<String>,
+    types: Vec<String>,
+    /// A filter on alarms or scheduled tasks: posted events carry neither.
+    never: bool,
+    pub max_count: Option<usize>,
+    pub disable_full_message: bool,
+}
+
+/// A filter member the server cannot use, named as `invalidProperty`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadFilter(pub String);
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn instant(value: Option<&Value>, name: &str) -> Result<Option<DateTime<Utc>>, BadFilter> {
+    match value.and_then(Value::as_str) {
+        None => Ok(None),
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|d| Some(d.with_timezone(&Utc)))
+            .map_err(|_| BadFilter(format!("time.{name}"))),
+    }
+}
+
+impl Filter {
+    /// Parse a (schema-valid, normalised) EventFilterSpec; an entity outside the inventory is a
+    /// bad filter (research A6: CreateCollectorForEvents InvalidArgument "invalid reference").
+    pub fn parse(spec: &Value, inventory: &Inventory) -> Result<Self, BadFilter> {
+        let mut filter = Filter::default();
+        if let Some(by_entity) = spec.get("entity") {
+            let target = by_entity.get("entity").unwrap_or(&Value::Null);
+            let object = inventory
+                .resolve(target)
+                .ok_or_else(|| BadFilter("entity".into()))?;
+            let recursion = by_entity
+                .get("recursion")
+                .and_then(Value::as_str)
+                .and_then(Recursion::parse)
+                .ok_or_else(|| BadFilter("recursion".into()))?;
+            filter.entity = Some((object.value.clone(), recursion));
+        }
+        if let Some(time) = spec.get("time") {
+            filter.begin = instant(time.get("beginTime"), "beginTime")?;
+            filter.end = instant(time.get("endTime"), "endTime")?;
+        }
+        if let Some(users) = spec.get("userName") {
+            let system = users
+                .get("systemUser")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            filter.users = Some((system, strings(users.get("userList"))));
+        }
+        filter.chain = spec.get("eventChainId").and_then(Value::as_i64);
+        filter.type_ids = strings(spec.get("eventTypeId"));
+        filter.categories = strings(spec.get("category"));
+        filter.types = strings(spec.get("type"));
+        filter.never = spec.get("alarm").is_some() || spec.get("scheduledTask").is_some();
+        filter.max_count = spec
+            .get("maxCount")
+            .and_then(Value::as_u64)
+            .map(|n| n as usize);
+        filter.disable_full_message = spec.get("disableFullMessage") == Some(&Value::Bool(true));
+        Ok(filter)
+    }
+
+    pub fn matches(&self, event: &Value, with: &Matching<'_>) -> bool {
+        if self.never {
+            return false;
+        }
+        let type_name = event
+            .get("_typeName")
+            .and_then(Value::as_str)
+            .unwrap_or("Event");
+        if let Some(chain) = self.chain {
+            if event.get("chainId").and_then(Value::as_i64) != Some(chain) {
+                return false;
+            }
+        }
+        if !self.type_ids.is_empty() {
+            let id = event
+                .get("eventTypeId")
+                .and_then(Value::as_str)
+                .unwrap_or(type_name);
+            if !self.type_ids.iter().any(|t| t == id) {
+                return false;
+            }
+        }
+        if !self.types.is_empty() && !self.types.iter().any(|t| with.types.is_a(type_name, t)) {
+            return false;
+        }
+        if !self.categories.is_empty() {
+            let category = category_of(event, type_name, with.categories);
+            if !self.categories.iter().any(|c| c == category) {
+                return false;
+            }
+        }
+        if self.begin.is_some() || self.end.is_some() {
+            let created = event
+                .get("createdTime")
+                .and_then(Value::as_str)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|d| d.with_timezone(&Utc));
+            let Some(created) = created else {
+                return false;
+            };
+            if self.begin.is_some_and(|b| created < b) || self.end.is_some_and(|e| created > e) {
+                return false;
+            }
+        }
+        if let Some((system, list)) = &self.users {
+            let user = event.get("userName").and_then(Value::as_str).unwrap_or("");
+            let wanted = if user.is_empty() {
+                *system
+            } else {
+                list.is_empty() || list.iter().any(|u| u == user)
+            };
+            if !wanted {
+                return false;
+            }
+        }
+        if let Some((target, recursion)) = &self.entity {
+            if !entities_of(event, with.slots)
+                .iter()
+                .any(|id| with.inventory.covers(target, *recursion, id))
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The event as a reader sees it (without fullFormattedMessage when the filter says so).
+    pub fn shown(&self, event: &Arc<Value>) -> Value {
+        let mut shown = (**event).clone();
+        if self.disable_full_message {
+            if let Value::Object(fields) = &mut shown {
+                fields.shift_remove("fullFormattedMessage");
+            }
+        }
+        shown
+    }
+}
+
+/// EventEx's severity, else the type's category.
+fn category_of<'e>(event: &'e Value, type_name: &str, categories: &'e Categories) -> &'e str {
+    if let Some(severity) = event.get("severity").and_then(Value::as_str) {
+        return severity;
+    }
+    categories
+        .by_type
+        .get(type_name)
+        .map(String::as_str)
+        .unwrap_or(&categories.default)
+}
+
+/// The moIds an event is about: its EntityEventArgument slots, a GeneralUserEvent's entity, an
+/// ExtendedEvent's managedObject and an EventEx's objectId.
+fn entities_of<'e>(event: &'e Value, slots: &[(String, String)]) -> Vec<&'e str> {
+    let mut ids: Vec<&str> = slots
+        .iter()
+        .filter_map(|(slot, member)| event.get(slot)?.get(member)?.get("value")?.as_str())
+        .collect();
+    let extra = [
+        event.pointer("/entity/entity/value"),
+        event.pointer("/managedObject/value"),
+        event.get("objectId"),
+    ];
+    ids.extend(extra.into_iter().flatten().filter_map(Value::as_str));
+    ids
+}
+
+pub fn key_of(event: &Value) -> i64 {
+    event.get("key").and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// One `EventHistoryCollector`.
+#[derive(Debug, Clone)]
+pub struct Collector {
+    /// The filter as given (normalised), for the `filter` property.
+    pub spec: Value,
+    pub filter: Filter,
+    pub page_size: usize,
+    /// Events with a key at or below it are behind the cursor.
+    pub cursor: i64,
+}
+
+impl Collector {
+    pub fn new(spec: Value, filter: Filter, page_size: usize) -> Self {
+        Self {
+            spec,
+            filter,
+            page_size,
+            cursor: 0,
+        }
+    }
+
+    /// The newest `page_size` matching events, newest first.
+    pub fn latest_page(&self, events: &[Arc<Value>], with: &Matching<'_>) -> Vec<Value> {
+        events
+            .iter()
+            .rev()
+            .filter(|e| self.filter.matches(e, with))
+            .take(self.page_size)
+            .map(|e| self.filter.shown(e))
+            .collect()
+    }
+
+    pub fn read_next(
+        &mut self,
+        events: &[Arc<Value>],
+        with: &Matching<'_>,
+        max: usize,
+    ) -> Vec<Value> {
+        let start = events.partition_point(|e| key_of(e) <= self.cursor);
+        let page: Vec<&Arc<Value>> = events[start..]
+            .iter()
+            .filter(|e| self.filter.matches(e, with))
+            .take(max)
+            .collect();
+        if let Some(last) = page.last() {
+            self.cursor = key_of(last);
+        }
+        page.into_iter().map(|e| self.filter.shown(e)).collect()
+    }
+
+    pub fn read_previous(
+        &mut self,
+        events: &[Arc<Value>],
+        with: &Matching<'_>,
+        max: usize,
+    ) -> Vec<Value> {
+        let end = events.partition_point(|e| key_of(e) <= self.cursor);
+        let page: Vec<&Arc<Value>> = events[..end]
+            .iter()
+            .rev()
+            .filter(|e| self.filter.matches(e, with))
+            .take(max)
+            .collect();
+        if let Some(oldest) = page.last() {
+            self.cursor = key_of(oldest) - 1;
+        }
+        page.into_iter().map(|e| self.filter.shown(e)).collect()
+    }
+
+    pub fn rewind(&mut self) {
+        self.cursor = 0;
+    }
+
+    /// Just before the latest page.
+    pub fn reset(&mut self, events: &[Arc<Value>], with: &Matching<'_>) {
+        let page: Vec<i64> = events
+            .iter()
+            .rev()
+            .filter(|e| self.filter.matches(e, with))
+            .take(self.page_size)
+            .map(|e| key_of(e))
+            .collect();
+        self.cursor = match page.last() {
+            Some(oldest) => oldest - 1,
+            None => events.last().map(|e| key_of(e)).unwrap_or(0),
+        };
+    }
+}
