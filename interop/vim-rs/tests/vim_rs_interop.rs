@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use event_mock::api::Credential;
-use event_mock::MockServer;
+use event_mock::apis::vsphere::config::{UnknownMembers, UserNamePolicy, VsphereConfig};
+use event_mock::{MockConfig, MockServer};
 use miniserde::json::Value;
 use vim_rs::core::client::{Client, ClientBuilder, Error as VimError, WireLoggingMode};
 use vim_rs::mo::EventManager;
@@ -39,9 +40,14 @@ struct Target {
     password: String,
 }
 
+/// The mock serving every registered API with their default settings.
 async fn start() -> Target {
+    start_with(MockConfig::default()).await
+}
+
+async fn start_with(config: MockConfig) -> Target {
     let _ = env_logger::builder().is_test(true).try_init();
-    let server = MockServer::start_tls()
+    let server = MockServer::start_tls_with(config)
         .await
         .expect("the mock starts on loopback");
     assert!(server.url().starts_with("https://"), "{}", server.url());
@@ -281,7 +287,7 @@ async fn vim_rs_logs_in_posts_and_queries_events() {
     );
     let vm = event.vm.as_ref().expect("the vm argument is kept");
     assert_eq!(vm.vm, moref(MoTypesEnum::VirtualMachine, "vm-20"));
-    assert!(!event.user_name.is_empty(), "{event:?}");
+    assert_eq!(event.user_name, target.user, "{event:?}");
 
     // The filter filters: another eventTypeId matches nothing.
     let none = events
@@ -296,6 +302,40 @@ async fn vim_rs_logs_in_posts_and_queries_events() {
     client.close().await.expect("close is idempotent");
     drop(client);
     target.server.stop();
+}
+
+/// vim_rs's requests carry `_typeName` on every object, the request body included; a mock that
+/// rejects members a type does not declare still takes them, and keeps the session's user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vim_rs_sends_only_declared_members() {
+    let mut config = MockConfig::default();
+    config.edit::<VsphereConfig>(|c| {
+        c.unknown_members = Some(UnknownMembers::Reject);
+        c.user_name = Some(UserNamePolicy::Session);
+    });
+    let target = start_with(config).await;
+    let client = builder(&target)
+        .basic_authn(&target.user, &target.password)
+        .build()
+        .await
+        .expect("vim_rs logs in on a strict mock");
+    let events = event_manager(&client);
+    events
+        .post_event(&event_ex("someone-else", "info", "vm-20"), None)
+        .await
+        .expect("PostEvent of vim_rs's EventEx passes the undeclared-members check");
+    let found = events
+        .query_events(&filter_by_event_type(EVENT_TYPE_ID), None)
+        .await
+        .expect("QueryEvents succeeds")
+        .unwrap_or_default();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(extra_str(&found[0].extra_fields_, "severity"), Some("info"));
+    assert_eq!(
+        found[0].user_name, target.user,
+        "the session's user, not the caller's"
+    );
+    client.close().await.expect("Logout succeeds");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
