@@ -310,6 +310,13 @@ impl<'p> Target<'p> {
     }
 }
 
+/// A request refused part-way: the answer to send, boxed (the error path is the rare one).
+type Refusal = Box<Reply>;
+
+fn refuse<T>(reply: Reply) -> Result<T, Refusal> {
+    Err(Box::new(reply))
+}
+
 fn timestamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
@@ -519,7 +526,7 @@ impl VsphereApi {
             );
         }
         if let Err(reply) = self.check_object(&state, op, &target, live.as_deref()) {
-            return reply;
+            return *reply;
         }
         if let Some(privilege) = self.rules.privileges.by_operation.get(&op.id) {
             let holds = live
@@ -537,7 +544,7 @@ impl VsphereApi {
         }
         let body = match self.body(op, req) {
             Ok(body) => body,
-            Err(reply) => return reply,
+            Err(reply) => return *reply,
         };
         let call = Call {
             op,
@@ -556,19 +563,21 @@ impl VsphereApi {
         op: &Operation,
         target: &Target<'_>,
         token: Option<&str>,
-    ) -> Result<(), Reply> {
+    ) -> Result<(), Refusal> {
         let known = self.knows(state, target.mo_type, &target.mo_id, token);
         if !known {
-            return Err(self.object_not_found(&target.moref()));
+            return refuse(self.object_not_found(&target.moref()));
         }
         if op.id == "callMethod" || op.id == "readProperty" {
-            return Err(self.fault(
-                ApiError::new("method_not_found")
-                    .with("method_name", target.member)
-                    .with("mo_type", target.mo_type)
-                    .with_json("receiver", target.moref())
-                    .with_json("method_name", Value::String(target.member.to_owned())),
-            ));
+            return refuse(
+                self.fault(
+                    ApiError::new("method_not_found")
+                        .with("method_name", target.member)
+                        .with("mo_type", target.mo_type)
+                        .with_json("receiver", target.moref())
+                        .with_json("method_name", Value::String(target.member.to_owned())),
+                ),
+            );
         }
         Ok(())
     }
@@ -595,7 +604,7 @@ impl VsphereApi {
 
     /// The request's parameters: JSON, an object, valid against the operation's schema. An
     /// empty body is an empty object (methods without parameters).
-    fn body(&self, op: &Operation, req: &Request) -> Result<Value, Reply> {
+    fn body(&self, op: &Operation, req: &Request) -> Result<Value, Refusal> {
         let Some(request) = &op.request else {
             return Ok(Value::Object(Map::new()));
         };
@@ -605,12 +614,14 @@ impl VsphereApi {
             match self.spec.decode_request(op, req.headers(), req.body()) {
                 Ok(value) => value,
                 Err(BodyError::UnsupportedMediaType(media_type)) => {
-                    return Err(self.fault(
+                    return refuse(self.fault(
                         ApiError::new("unsupported_media_type").with("media_type", media_type),
                     ))
                 }
                 Err(BodyError::Malformed(why)) => {
-                    return Err(self.invalid_request(format!("The request body is not JSON: {why}")))
+                    return refuse(
+                        self.invalid_request(format!("The request body is not JSON: {why}")),
+                    )
                 }
             }
         };
@@ -643,7 +654,7 @@ impl VsphereApi {
                 .iter()
                 .find(|m| *m == member);
             if let Some(member) = named {
-                return Err(self.invalid_argument(member));
+                return refuse(self.invalid_argument(member));
             }
         }
         let detail = violations
@@ -651,7 +662,7 @@ impl VsphereApi {
             .map(|v| v.message.clone())
             .collect::<Vec<_>>()
             .join("; ");
-        Err(self.fault(ApiError::new(&self.rules.schema_faults.default).with("detail", detail)))
+        refuse(self.fault(ApiError::new(&self.rules.schema_faults.default).with("detail", detail)))
     }
 
     fn run(
@@ -810,10 +821,10 @@ impl VsphereApi {
         mut event: Map<String, Value>,
         chain: Option<i64>,
         now: DateTime<Utc>,
-    ) -> Result<i64, Reply> {
+    ) -> Result<i64, Refusal> {
         let key = state.next_key;
         if key > self.rules.event_key.max {
-            return Err(self.internal(format!(
+            return refuse(self.internal(format!(
                 "the event key space (up to {}) is used up",
                 self.rules.event_key.max
             )));
@@ -908,7 +919,7 @@ impl VsphereApi {
         }
         match self.store_event(state, event, chain, now) {
             Ok(_) => Reply::empty(StatusCode::NO_CONTENT),
-            Err(reply) => reply,
+            Err(reply) => *reply,
         }
     }
 
@@ -973,13 +984,13 @@ impl VsphereApi {
             unreachable!("a json object")
         };
         if let Err(reply) = self.store_event(state, event, None, now) {
-            return reply;
+            return *reply;
         }
         state.tasks.insert(task_id, info.clone());
         Reply::value(StatusCode::OK, info)
     }
 
-    fn filter_of(&self, body: &Value) -> Result<(Value, Filter), Reply> {
+    fn filter_of(&self, body: &Value) -> Result<(Value, Filter), Refusal> {
         let spec = self
             .rules
             .data_types
@@ -998,7 +1009,7 @@ impl VsphereApi {
     fn query_events(&self, body: &Value) -> Reply {
         let (_, filter) = match self.filter_of(body) {
             Ok(parsed) => parsed,
-            Err(reply) => return reply,
+            Err(reply) => return *reply,
         };
         let max = filter.max_count.unwrap_or(self.policies.query_max_count);
         let inventory = self.inventory();
@@ -1018,7 +1029,7 @@ impl VsphereApi {
     fn create_collector(&self, state: &mut State, call: &Call<'_>, body: &Value) -> Reply {
         let (spec, filter) = match self.filter_of(body) {
             Ok(parsed) => parsed,
-            Err(reply) => return reply,
+            Err(reply) => return *reply,
         };
         let Some(session) = call.token.as_ref().and_then(|t| state.sessions.get_mut(t)) else {
             return self.internal("no session");
