@@ -35,6 +35,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// The allocation counter is global: the tests of this file run one at a time, so another
+/// test's frees cannot land inside a measurement.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn post(mock: &Mock, message_bytes: usize, n: usize) -> Response {
     let event = json!({"eventType": "big", "severity": "INFO", "eventDate": "2024-06-10 17:13:31 UTC",
                        "origin": format!("o{n}"), "message": "m".repeat(message_bytes)});
@@ -72,6 +80,7 @@ fn list(mock: &Mock) -> Vec<Value> {
 
 #[test]
 fn a_full_budget_refuses_in_the_vendors_envelope_and_changes_nothing() {
+    let _serial = one_at_a_time();
     // Bytes: 240 KiB messages against a 1 MiB budget.
     let mock = with_limits(1_000_000, 1024 * 1024, WhenFull::Refuse);
     let statuses: Vec<u16> = (0..8)
@@ -99,6 +108,7 @@ fn a_full_budget_refuses_in_the_vendors_envelope_and_changes_nothing() {
 
 #[test]
 fn a_full_budget_evicts_the_oldest_when_told_to() {
+    let _serial = one_at_a_time();
     let mock = with_limits(3, usize::MAX, WhenFull::EvictOldest);
     for n in 0..5 {
         assert_eq!(post(&mock, 10, n).status(), 201);
@@ -110,6 +120,7 @@ fn a_full_budget_evicts_the_oldest_when_told_to() {
 
 #[test]
 fn a_reset_gives_the_memory_back() {
+    let _serial = one_at_a_time();
     let mock = with_limits(1_000_000, usize::MAX, WhenFull::Refuse);
     // Warm up whatever the first request allocates once (spec caches, schema validators).
     assert_eq!(post(&mock, 10, 0).status(), 201);
