@@ -469,3 +469,46 @@ fn the_server_flags_land_in_the_vsphere_settings() {
     Mock::new(config).expect("mock");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn limits_of_the_event_hold_on_both_sides() {
+    let m = mock(|_| {});
+    let token = login(&m);
+    let with = |member: &str, value: Value| {
+        let mut event = event_ex("limits");
+        event[member] = value;
+        post(&m, &token, json!({ "eventToPost": event }))
+    };
+    // key and chainId are int32 (and overwritten): the largest fits, one more does not.
+    assert_eq!(with("key", json!(2_147_483_647)).status(), 204);
+    assert_eq!(with("chainId", json!(-2_147_483_648_i64)).status(), 204);
+    for (member, value) in [
+        ("key", json!(2_147_483_648_i64)),
+        ("chainId", json!(-2_147_483_649_i64)),
+        ("key", json!(1.5)),
+    ] {
+        let resp = with(member, value.clone());
+        assert_eq!(
+            json_of(&resp)["_typeName"],
+            "InvalidRequest",
+            "{member}={value}"
+        );
+    }
+    // createdTime must be a date-time even though the server replaces it.
+    assert_eq!(
+        json_of(&with("createdTime", json!("yesterday")))["_typeName"],
+        "InvalidRequest"
+    );
+    // severity: null is info (seed 001); an empty string is not a severity.
+    assert_eq!(with("severity", Value::Null).status(), 204);
+    assert_eq!(
+        json_of(&with("severity", json!("")))["invalidProperty"],
+        "severity"
+    );
+    let stored = stored(&m);
+    assert_eq!(stored.len(), 3);
+    assert!(stored[2].get("severity").is_none(), "{}", stored[2]);
+    // The server's keys, whatever was sent.
+    let keys: Vec<i64> = stored.iter().map(|e| e["key"].as_i64().unwrap()).collect();
+    assert_eq!(keys, vec![1, 2, 3]);
+}
