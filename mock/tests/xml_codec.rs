@@ -1087,3 +1087,100 @@ fn random_mutations_never_panic() {
         "mutations should give both outcomes: {ok} ok, {err} errors"
     );
 }
+
+/// Two namespaces in one mapping: a root type that names its own (as VCD's SupportedVersions
+/// does) and a child type that switches namespace under a root in the default one.
+fn two_namespaces() -> XmlMapping {
+    mapping_from(json!({
+        "namespace": "urn:example:main",
+        "roots": {"SupportedVersions": "SupportedVersionsType", "Holder": "HolderType"},
+        "types": {
+            "SupportedVersionsType": {
+                "namespace": "urn:example:versions",
+                "elements": [{"name": "VersionInfo", "property": "versionInfo", "repeated": true, "type": "VersionInfoType"}]
+            },
+            "VersionInfoType": {
+                "attributes": [{"name": "deprecated", "scalar": "boolean"}],
+                "elements": [{"name": "Version", "property": "version"}, {"name": "LoginUrl", "property": "loginUrl"}]
+            },
+            "HolderType": {
+                "attributes": ["name"],
+                "elements": [{"name": "Inner", "property": "inner", "type": "InnerType"}, {"name": "Note", "property": "note"}]
+            },
+            "InnerType": {"namespace": "urn:example:other", "elements": [{"name": "Leaf", "property": "leaf"}]}
+        }
+    }))
+}
+
+#[test]
+fn a_type_can_name_its_own_namespace() {
+    let m = two_namespaces();
+    m.check().expect("the mapping is valid");
+    let versions = json!({"versionInfo": [
+        {"deprecated": false, "version": "37.0", "loginUrl": "https://host/api/sessions"},
+        {"deprecated": true, "version": "36.0", "loginUrl": "https://host/api/sessions"}
+    ]});
+    let xml = String::from_utf8(m.encode("SupportedVersions", &versions).unwrap()).unwrap();
+    assert_eq!(
+        xml,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<SupportedVersions xmlns=\"urn:example:versions\"><VersionInfo deprecated=\"false\"><Version>37.0</Version><LoginUrl>https://host/api/sessions</LoginUrl></VersionInfo><VersionInfo deprecated=\"true\"><Version>36.0</Version><LoginUrl>https://host/api/sessions</LoginUrl></VersionInfo></SupportedVersions>"
+    );
+    assert_eq!(
+        m.decode(xml.as_bytes()).unwrap(),
+        ("SupportedVersions".to_owned(), versions)
+    );
+    // The versions root in the main namespace is refused, naming the one expected.
+    let wrong = xml.replace("urn:example:versions", "urn:example:main");
+    match m.decode(wrong.as_bytes()) {
+        Err(XmlError::WrongNamespace {
+            expected, found, ..
+        }) => {
+            assert_eq!(
+                (expected.as_str(), found.as_str()),
+                ("urn:example:versions", "urn:example:main")
+            );
+        }
+        other => panic!("expected WrongNamespace, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_child_type_switches_namespace_and_its_parent_keeps_its_own() {
+    let m = two_namespaces();
+    let value = json!({"name": "h", "inner": {"leaf": "x"}, "note": "n"});
+    let xml = String::from_utf8(m.encode("Holder", &value).unwrap()).unwrap();
+    assert_eq!(
+        xml,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Holder xmlns=\"urn:example:main\" name=\"h\"><Inner xmlns=\"urn:example:other\"><Leaf>x</Leaf></Inner><Note>n</Note></Holder>"
+    );
+    assert_eq!(m.decode(xml.as_bytes()).unwrap().1, value);
+    // Prefixed forms are the same document.
+    let prefixed = "<m:Holder xmlns:m=\"urn:example:main\" xmlns:o=\"urn:example:other\" name=\"h\"><o:Inner><o:Leaf>x</o:Leaf></o:Inner><m:Note>n</m:Note></m:Holder>";
+    assert_eq!(m.decode(prefixed.as_bytes()).unwrap().1, value);
+    // A leaf left in the parent's namespace, or a sibling moved into the child's, is refused.
+    for bad in [
+        "<Holder xmlns=\"urn:example:main\" xmlns:o=\"urn:example:other\"><o:Inner><Leaf>x</Leaf></o:Inner></Holder>",
+        "<Holder xmlns=\"urn:example:main\" xmlns:o=\"urn:example:other\"><o:Note>n</o:Note></Holder>",
+        "<Holder xmlns=\"urn:example:main\"><Inner><Leaf>x</Leaf></Inner></Holder>",
+    ] {
+        assert!(
+            matches!(m.decode(bad.as_bytes()), Err(XmlError::WrongNamespace { .. })),
+            "{bad}: {:?}",
+            m.decode(bad.as_bytes())
+        );
+    }
+}
+
+#[test]
+fn an_empty_type_namespace_is_refused() {
+    let m: XmlMapping = serde_json::from_value(json!({
+        "namespace": "urn:example:main",
+        "roots": {"R": "RType"},
+        "types": {"RType": {"namespace": ""}}
+    }))
+    .expect("parses");
+    assert!(m
+        .check()
+        .unwrap_err()
+        .contains("type RType: namespace is empty"));
+}

@@ -6,7 +6,9 @@
 //!
 //! # What a mapping says
 //!
-//! - `namespace`: the default namespace of every element (elements are matched in it).
+//! - `namespace`: the default namespace of every element (elements are matched in it). A type
+//!   may name its own `namespace`: its element and its descendants are in that one instead
+//!   (until a descendant type names another), and encoding declares it where it changes.
 //! - `roots`: root element name -> type name.
 //! - `types`: per type, which JSON properties are XML attributes (in output order), which are
 //!   child elements (in the schema's order, which is the output order; input order is free), and
@@ -111,6 +113,10 @@ pub struct XmlType {
     /// JSON-only properties with no XML counterpart (e.g. `otherAttributes`): skipped on encode.
     #[serde(default)]
     pub ignore_properties: Vec<String>,
+    /// The namespace of this type's element and its descendants, where it differs from the
+    /// parent's (the mapping's `namespace` at the root).
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 /// A property carried as an attribute. In JSON either a plain string `"href"` (XML name ==
@@ -279,7 +285,11 @@ impl XmlMapping {
             Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
         )?;
         writer.get_mut().push(b'\n');
-        self.encode_complex(&mut writer, root, type_name, value, &format!("/{root}"), 1)?;
+        let at = Place {
+            namespace: &self.namespace,
+            depth: 1,
+        };
+        self.encode_complex(&mut writer, root, type_name, value, &format!("/{root}"), at)?;
         Ok(writer.into_inner())
     }
 
@@ -348,8 +358,9 @@ impl XmlMapping {
         type_name: &str,
         value: &Value,
         path: &str,
-        depth: usize,
+        at: Place<'_>,
     ) -> Result<(), XmlError> {
+        let depth = at.depth;
         if depth > self.limits.max_depth {
             return Err(XmlError::TooDeep {
                 limit: self.limits.max_depth,
@@ -372,12 +383,19 @@ impl XmlMapping {
             ));
         }
         let mut start = BytesStart::new(name);
+        let namespace = ty.namespace.as_deref().unwrap_or(at.namespace);
+        if depth == 1 || namespace != at.namespace {
+            push_attribute(&mut start, "xmlns", namespace, path)?;
+        }
         if depth == 1 {
-            push_attribute(&mut start, "xmlns", &self.namespace, path)?;
             for (prefix, uri) in &self.prefixes {
                 push_attribute(&mut start, &format!("xmlns:{prefix}"), uri, path)?;
             }
         }
+        let inner = Place {
+            namespace,
+            depth: depth + 1,
+        };
         for a in &ty.attributes {
             let Some(v) = present(obj, &a.property) else {
                 continue;
@@ -408,7 +426,7 @@ impl XmlMapping {
             };
             let child_path = format!("{path}/{}", e.name);
             if !e.repeated {
-                self.encode_child(w, e, v, &child_path, depth + 1)?;
+                self.encode_child(w, e, v, &child_path, inner)?;
                 continue;
             }
             let Value::Array(items) = v else {
@@ -421,7 +439,7 @@ impl XmlMapping {
                 ));
             };
             for item in items {
-                self.encode_child(w, e, item, &child_path, depth + 1)?;
+                self.encode_child(w, e, item, &child_path, inner)?;
             }
         }
         if !text.is_empty() {
@@ -437,11 +455,12 @@ impl XmlMapping {
         element: &XmlElement,
         value: &Value,
         path: &str,
-        depth: usize,
+        at: Place<'_>,
     ) -> Result<(), XmlError> {
+        let depth = at.depth;
         let scalar = match &element.content {
             ElementContent::Complex(t) => {
-                return self.encode_complex(w, &element.name, t, value, path, depth)
+                return self.encode_complex(w, &element.name, t, value, path, at)
             }
             ElementContent::Simple(scalar) => *scalar,
         };
@@ -470,6 +489,9 @@ impl XmlType {
     }
 
     fn check(&self, name: &str, types: &BTreeMap<String, XmlType>, problems: &mut Vec<String>) {
+        if self.namespace.as_deref() == Some("") {
+            problems.push(format!("type {name}: namespace is empty"));
+        }
         let mut properties = BTreeSet::new();
         let mut property = |p: &str, problems: &mut Vec<String>| {
             if !properties.insert(p.to_owned()) {
@@ -588,8 +610,17 @@ fn render<'v>(scalar: Scalar, value: &'v Value, path: &str) -> Result<Cow<'v, st
 }
 
 /// An open element while decoding.
+/// Where an element is written: the namespace in force around it and its depth.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    namespace: &'a str,
+    depth: usize,
+}
+
 struct Frame<'m> {
     name: String,
+    /// The namespace this element is in (its children's, unless their type names another).
+    namespace: &'m str,
     shape: Shape<'m>,
     /// How the element sits in its parent; None for the root.
     slot: Option<&'m XmlElement>,
@@ -629,11 +660,10 @@ struct Decoder<'m, 'i> {
 
 impl<'m, 'i> Decoder<'m, 'i> {
     fn run(mut self) -> Result<(String, Value), XmlError> {
-        let expected: &'m [u8] = self.mapping.namespace.as_bytes();
         let mut first = true;
         loop {
             let (in_ns, event) = match self.reader.read_resolved_event() {
-                Ok((ns, event)) => (namespace_check(ns, expected), event),
+                Ok((ns, event)) => (ElementNs::of(ns), event),
                 Err(e) => return Err(self.malformed(e)),
             };
             match event {
@@ -708,11 +738,7 @@ impl<'m, 'i> Decoder<'m, 'i> {
         Ok(())
     }
 
-    fn open(
-        &mut self,
-        start: &BytesStart<'i>,
-        in_ns: Result<(), NsProblem>,
-    ) -> Result<(), XmlError> {
+    fn open(&mut self, start: &BytesStart<'i>, in_ns: ElementNs) -> Result<(), XmlError> {
         let mapping = self.mapping;
         if self.stack.len() >= mapping.limits.max_depth {
             return Err(XmlError::TooDeep {
@@ -723,21 +749,6 @@ impl<'m, 'i> Decoder<'m, 'i> {
         let local = utf8(start.local_name().into_inner())?;
         // Names are matched in full; errors quote at most QUOTED_CHARS of them.
         let name = shorten(local, QUOTED_CHARS);
-        match in_ns {
-            Ok(()) => {}
-            Err(NsProblem::UndeclaredPrefix(prefix)) => {
-                return Err(XmlError::Malformed(format!(
-                    "namespace prefix '{prefix}' of <{name}> is not declared"
-                )))
-            }
-            Err(NsProblem::Other(found)) => {
-                return Err(XmlError::WrongNamespace {
-                    element: name,
-                    expected: mapping.namespace.clone(),
-                    found,
-                })
-            }
-        }
         let (shape, slot) = match self.stack.last() {
             None => {
                 if self.root.is_some() {
@@ -776,8 +787,34 @@ impl<'m, 'i> Decoder<'m, 'i> {
                 (shape, Some(element))
             }
         };
+        // The element's namespace: its type's own, else its parent's (the mapping's at the root).
+        let inherited = self
+            .stack
+            .last()
+            .map(|f| f.namespace)
+            .unwrap_or(mapping.namespace.as_str());
+        let namespace = match shape {
+            Shape::Complex(t) => t.namespace.as_deref().unwrap_or(inherited),
+            Shape::Simple(_) => inherited,
+        };
+        match in_ns.check(namespace.as_bytes()) {
+            Ok(()) => {}
+            Err(NsProblem::UndeclaredPrefix(prefix)) => {
+                return Err(XmlError::Malformed(format!(
+                    "namespace prefix '{prefix}' of <{name}> is not declared"
+                )))
+            }
+            Err(NsProblem::Other(found)) => {
+                return Err(XmlError::WrongNamespace {
+                    element: name,
+                    expected: namespace.to_owned(),
+                    found,
+                })
+            }
+        }
         self.stack.push(Frame {
             name,
+            namespace,
             shape,
             slot,
             props: Map::new(),
@@ -944,18 +981,36 @@ impl<'m, 'i> Decoder<'m, 'i> {
     }
 }
 
-fn namespace_check(ns: ResolveResult<'_>, expected: &[u8]) -> Result<(), NsProblem> {
-    match ns {
-        ResolveResult::Bound(ns) if ns.as_ref() == expected => Ok(()),
-        ResolveResult::Bound(ns) => Err(NsProblem::Other(shorten(
-            &String::from_utf8_lossy(ns.as_ref()),
-            QUOTED_CHARS,
-        ))),
-        ResolveResult::Unbound => Err(NsProblem::Other(String::new())),
-        ResolveResult::Unknown(prefix) => Err(NsProblem::UndeclaredPrefix(shorten(
-            &String::from_utf8_lossy(&prefix),
-            QUOTED_CHARS,
-        ))),
+/// An element's resolved namespace, kept until its type (and so the namespace it must be in)
+/// is known.
+enum ElementNs {
+    Bound(Vec<u8>),
+    Unbound,
+    UndeclaredPrefix(Vec<u8>),
+}
+
+impl ElementNs {
+    fn of(ns: ResolveResult<'_>) -> Self {
+        match ns {
+            ResolveResult::Bound(ns) => Self::Bound(ns.as_ref().to_vec()),
+            ResolveResult::Unbound => Self::Unbound,
+            ResolveResult::Unknown(prefix) => Self::UndeclaredPrefix(prefix),
+        }
+    }
+
+    fn check(&self, expected: &[u8]) -> Result<(), NsProblem> {
+        match self {
+            Self::Bound(ns) if ns.as_slice() == expected => Ok(()),
+            Self::Bound(ns) => Err(NsProblem::Other(shorten(
+                &String::from_utf8_lossy(ns),
+                QUOTED_CHARS,
+            ))),
+            Self::Unbound => Err(NsProblem::Other(String::new())),
+            Self::UndeclaredPrefix(prefix) => Err(NsProblem::UndeclaredPrefix(shorten(
+                &String::from_utf8_lossy(prefix),
+                QUOTED_CHARS,
+            ))),
+        }
     }
 }
 
