@@ -7,7 +7,7 @@ use event_mock::MockServer;
 
 use crate::auth::ClientAuth;
 use crate::report::{ScenarioOutcome, ScenarioResult, SuiteReport};
-use crate::scenario::{Scenario, Suite};
+use crate::scenario::{Scenario, Suite, Variant};
 use crate::target::{http_client, http_client_trusting, Target, TargetKind};
 use crate::template::Vars;
 use crate::transcript::Normaliser;
@@ -112,6 +112,58 @@ fn rand_tag() -> u32 {
     nanos ^ std::process::id().rotate_left(16)
 }
 
+/// Run a scenario's steps once (one variant), appending exchanges and failures; a failing step
+/// ends this run. `tag` labels the steps of a variant (`[xml] `), in failures and transcripts.
+async fn run_steps(
+    auth: &mut ClientAuth<'_>,
+    scenario: &Scenario,
+    vars: &mut Vars,
+    tag: &str,
+    exchanges: &mut Vec<Value>,
+    failures: &mut Vec<String>,
+) {
+    'steps: for (index, step) in scenario.steps.iter().enumerate() {
+        let count = step.repeat.unwrap_or(1).max(1);
+        let width = count.to_string().len();
+        for i in 1..=count {
+            if step.repeat.is_some() {
+                vars.insert("i".into(), i.to_string());
+                vars.insert("i_pad".into(), format!("{i:0width$}"));
+                vars.insert("i0_pad".into(), format!("{:0width$}", i - 1));
+            }
+            let label = if step.repeat.is_some() {
+                format!(
+                    "{tag}step {} '{}' (repetition {i} of {count})",
+                    index + 1,
+                    step.name
+                )
+            } else {
+                format!("{tag}step {} '{}'", index + 1, step.name)
+            };
+            match crate::step::run(auth, step, vars).await {
+                Ok((mut exchange, step_failures)) => {
+                    if !tag.is_empty() {
+                        if let Some(name) = exchange.get_mut("step") {
+                            *name = Value::String(format!("{tag}{}", step.name));
+                        }
+                    }
+                    if i == 1 || i == count {
+                        exchanges.push(exchange);
+                    }
+                    if !step_failures.is_empty() {
+                        failures.extend(step_failures.into_iter().map(|f| format!("{label}: {f}")));
+                        break 'steps;
+                    }
+                }
+                Err(e) => {
+                    failures.push(format!("{label}: {e}"));
+                    break 'steps;
+                }
+            }
+        }
+    }
+}
+
 /// Run one scenario; a missing capability skips it.
 pub async fn run_scenario(
     client: &reqwest::Client,
@@ -133,45 +185,38 @@ pub async fn run_scenario(
             transcript: Value::Array(Vec::new()),
         };
     }
-    let mut vars: Vars = target.vars.clone();
-    vars.insert("run".into(), target.run_tag.clone());
     let mut auth = ClientAuth::new(client, &suite.spec, target);
     let mut exchanges = Vec::new();
     let mut failures = Vec::new();
-    'steps: for (index, step) in scenario.steps.iter().enumerate() {
-        let count = step.repeat.unwrap_or(1).max(1);
-        let width = count.to_string().len();
-        for i in 1..=count {
-            if step.repeat.is_some() {
-                vars.insert("i".into(), i.to_string());
-                vars.insert("i_pad".into(), format!("{i:0width$}"));
-                vars.insert("i0_pad".into(), format!("{:0width$}", i - 1));
-            }
-            let label = if step.repeat.is_some() {
-                format!(
-                    "step {} '{}' (repetition {i} of {count})",
-                    index + 1,
-                    step.name
-                )
-            } else {
-                format!("step {} '{}'", index + 1, step.name)
-            };
-            match crate::step::run(&mut auth, step, &mut vars).await {
-                Ok((exchange, step_failures)) => {
-                    if i == 1 || i == count {
-                        exchanges.push(exchange);
-                    }
-                    if !step_failures.is_empty() {
-                        failures.extend(step_failures.into_iter().map(|f| format!("{label}: {f}")));
-                        break 'steps;
-                    }
-                }
-                Err(e) => {
-                    failures.push(format!("{label}: {e}"));
-                    break 'steps;
-                }
-            }
-        }
+    // No variants: one run with no extra variables and unlabelled steps.
+    let single = [Variant {
+        name: String::new(),
+        vars: Default::default(),
+    }];
+    let variants = if scenario.variants.is_empty() {
+        &single[..]
+    } else {
+        &scenario.variants[..]
+    };
+    for variant in variants {
+        let mut vars: Vars = target.vars.clone();
+        vars.insert("run".into(), target.run_tag.clone());
+        vars.extend(variant.vars.clone());
+        let tag = if variant.name.is_empty() {
+            String::new()
+        } else {
+            vars.insert("variant".into(), variant.name.clone());
+            format!("[{}] ", variant.name)
+        };
+        run_steps(
+            &mut auth,
+            scenario,
+            &mut vars,
+            &tag,
+            &mut exchanges,
+            &mut failures,
+        )
+        .await;
     }
     let normaliser = Normaliser::new(&suite.spec, target);
     let transcript = normaliser.normalise(Value::Array(exchanges));

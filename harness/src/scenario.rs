@@ -19,9 +19,23 @@ pub struct Scenario {
     #[serde(default)]
     pub needs: BTreeSet<Capability>,
     pub steps: Vec<Step>,
+    /// Run the steps once per variant, each with its own variables added (and `{{variant}}`
+    /// set to its name): e.g. the same reads with an XML and a JSON `Accept`, held to one set
+    /// of assertions. None: the steps run once.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
     /// File the scenario came from, relative to `specs/`.
     #[serde(skip)]
     pub file: String,
+}
+
+/// One run of a scenario's steps with extra variables.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub name: String,
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
 }
 
 /// What a target must offer for a scenario to run; live targets often lack them.
@@ -453,6 +467,15 @@ fn check_scenario(scenario: &Scenario, spec: &LoadedSpec) -> Result<(), String> 
     }
     if scenario.requirements.is_empty() {
         return Err("a scenario must name the requirements it checks".into());
+    }
+    let mut variant_names = BTreeSet::new();
+    for variant in &scenario.variants {
+        if variant.name.is_empty() || !variant_names.insert(variant.name.as_str()) {
+            return Err(format!(
+                "variant names must be present and distinct ('{}')",
+                variant.name
+            ));
+        }
     }
     for id in &scenario.requirements {
         if !spec.spec.requirements.iter().any(|r| &r.id == id) {

@@ -195,7 +195,7 @@ fn target(url: &str, mock: &Mock) -> Target {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xml_and_json_renderings_are_held_to_one_contract() {
     let suite = suite();
-    assert_eq!(suite.scenarios.len(), 4);
+    assert_eq!(suite.scenarios.len(), 5);
     let client = http_client();
     let mut transcripts = Vec::new();
     for scenario in &suite.scenarios {
@@ -306,4 +306,82 @@ async fn a_json_rendering_that_breaks_the_schema_is_caught() {
     let reasons = failures(&result);
     assert!(reasons.contains("read it as JSON"), "{reasons}");
     assert!(reasons.contains("audit-event.json"), "{reasons}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_with_variants_runs_once_per_representation_and_names_the_one_that_breaks() {
+    let suite = suite();
+    let scenario = suite
+        .scenarios
+        .iter()
+        .find(|s| s.name == "read-in-each-representation")
+        .expect("scenario");
+    // Both runs are recorded, labelled by variant.
+    let server = MockServer::serve(mock(), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("server");
+    let result = run_scenario(
+        &http_client(),
+        &suite,
+        scenario,
+        &target(&server.url(), server.mock()),
+    )
+    .await;
+    assert!(
+        matches!(result.outcome, ScenarioOutcome::Passed),
+        "{:?}",
+        result.outcome
+    );
+    let steps: Vec<&str> = result
+        .transcript
+        .as_array()
+        .expect("exchanges")
+        .iter()
+        .filter_map(|e| e["step"].as_str())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "[xml] post an event",
+            "[xml] read it back",
+            "[json] post an event",
+            "[json] read it back"
+        ]
+    );
+    // `success` as a string in JSON only: the XML run passes, the JSON run is reported.
+    let mock = mock();
+    let fake = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(
+            event_mock::wiremock_adapter::CoreResponder::new(mock.clone()).with_response_tweak(
+                |req, resp| {
+                    let json = req
+                        .headers()
+                        .get("accept")
+                        .is_some_and(|a| a.to_str().unwrap_or("").contains("json"));
+                    if req.method() == Method::GET && json {
+                        rewrite_body(resp, |t| {
+                            t.replace("\"success\":true", "\"success\":\"true\"")
+                        })
+                    } else {
+                        resp
+                    }
+                },
+            ),
+        )
+        .mount(&fake)
+        .await;
+    let result = run_scenario(
+        &http_client(),
+        &suite,
+        scenario,
+        &target(&fake.uri(), &mock),
+    )
+    .await;
+    let reasons = failures(&result);
+    assert!(
+        reasons.contains("[json] step 2 'read it back'"),
+        "{reasons}"
+    );
+    assert!(!reasons.contains("[xml]"), "{reasons}");
 }
