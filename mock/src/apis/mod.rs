@@ -4,6 +4,7 @@
 
 pub mod ces;
 pub mod mws;
+pub mod vcloud;
 pub mod vsphere;
 
 use std::sync::Arc;
@@ -14,8 +15,12 @@ use crate::spec::{self, LoadedSpec, SpecError};
 use crate::store::Budget;
 
 /// Every API, by the registration its folder exports.
-pub static REGISTERED: &[Registration] =
-    &[mws::REGISTRATION, ces::REGISTRATION, vsphere::REGISTRATION];
+pub static REGISTERED: &[Registration] = &[
+    mws::REGISTRATION,
+    ces::REGISTRATION,
+    vsphere::REGISTRATION,
+    vcloud::REGISTRATION,
+];
 
 /// The registration of an API id.
 pub fn find(id: &str) -> Option<&'static Registration> {

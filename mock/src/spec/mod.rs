@@ -228,8 +228,24 @@ impl LoadedSpec {
             .media_types(Some(op))
             .request_representation(headers)
             .map_err(BodyError::UnsupportedMediaType)?;
-        self.decode(representation, body)
-            .map_err(BodyError::Malformed)
+        // An XML body must be the element the operation declares, not any mapped root.
+        let expected = op.request.as_ref().and_then(|r| r.xml_element.as_deref());
+        match (representation, self.spec.xml.as_ref(), expected) {
+            (Representation::Xml, Some(mapping), Some(expected)) => {
+                let (root, value) = mapping
+                    .decode(body)
+                    .map_err(|e| BodyError::Malformed(e.to_string()))?;
+                if root != expected {
+                    return Err(BodyError::Malformed(format!(
+                        "the root element is {root}, expected {expected}"
+                    )));
+                }
+                Ok(value)
+            }
+            _ => self
+                .decode(representation, body)
+                .map_err(BodyError::Malformed),
+        }
     }
 
     /// Read a body of a known representation (JSON, or XML through the spec's mapping).
