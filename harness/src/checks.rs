@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::scenario::Assertion;
+use crate::scenario::{Assertion, Order};
 
 /// What an assertion sees of a response.
 pub struct Observed<'a> {
@@ -126,6 +126,25 @@ pub fn check(
             return fail(format!(
                 "the object at {place} does not have '{member}' first"
             ));
+        }
+    }
+    if let Some(order) = a.ordered {
+        let Value::Array(items) = &actual else {
+            return fail(format!("ordered needs an array, got {}", short(&actual)));
+        };
+        for (i, pair) in items.windows(2).enumerate() {
+            let in_order = natural_order(&pair[0], &pair[1]).is_some_and(|o| match order {
+                Order::Ascending => o.is_le(),
+                Order::Descending => o.is_ge(),
+            });
+            if !in_order {
+                return fail(format!(
+                    "expected {order:?} order, but item {i} {} and item {} {} are not",
+                    short(&pair[0]),
+                    i + 1,
+                    short(&pair[1])
+                ));
+            }
         }
     }
     if let Some(want) = &a.gte {
@@ -281,6 +300,21 @@ fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     }
 }
 
+/// Numbers by value, dotted numbers (`36.0`, `100.1`, `1.2.3`) part by part, other text by code
+/// point; `None` for values that do not compare.
+fn natural_order(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    let dotted = |v: &Value| -> Option<Vec<u64>> {
+        v.as_str()?
+            .split('.')
+            .map(|p| p.parse::<u64>().ok())
+            .collect()
+    };
+    match (dotted(a), dotted(b)) {
+        (Some(x), Some(y)) => Some(x.cmp(&y)),
+        _ => compare(a, b),
+    }
+}
+
 /// A value shortened for messages.
 pub fn short(v: &Value) -> String {
     let text = v.to_string();
@@ -312,5 +346,36 @@ fn first_member_breach(value: &Value, member: &str, at: &str) -> Option<String> 
             .enumerate()
             .find_map(|(i, v)| first_member_breach(v, member, &format!("{at}/{i}"))),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ordered(order: &str, body: Value) -> Result<(), String> {
+        let assertion: Assertion =
+            serde_json::from_value(json!({"pointer": "/v", "ordered": order})).unwrap();
+        let header = |_: &str| None;
+        let seen = Observed {
+            body: Some(&body),
+            body_text: "",
+            header: &header,
+            error_code: None,
+        };
+        check(&assertion, &seen, &|v| v.clone())
+    }
+
+    #[test]
+    fn ordered_compares_versions_numbers_and_text() {
+        assert!(ordered("ascending", json!({"v": ["33.0", "36.3", "100.0"]})).is_ok());
+        assert!(ordered("ascending", json!({"v": ["36.3", "33.0"]})).is_err());
+        assert!(ordered("descending", json!({"v": [3, 2, 2, 1]})).is_ok());
+        assert!(ordered("descending", json!({"v": [1, 2]})).is_err());
+        assert!(ordered("ascending", json!({"v": ["a", "b"]})).is_ok());
+        assert!(ordered("ascending", json!({"v": "not an array"})).is_err());
+        // Values that do not compare are not in order.
+        assert!(ordered("ascending", json!({"v": [1, "a"]})).is_err());
     }
 }

@@ -289,12 +289,24 @@ pub struct Assertion {
     /// API promises, e.g. a type discriminator clients read before the rest).
     #[serde(default)]
     pub first_member: Option<String>,
+    /// The array target is in this order: `ascending` or `descending`. Numbers compare by value,
+    /// dotted numbers (`36.0` < `100.1`) part by part, other text by code point.
+    #[serde(default)]
+    pub ordered: Option<Order>,
     /// Sub-assertions applied to every element of an array target (pointers relative to it).
     #[serde(default)]
     pub each: Option<Vec<Assertion>>,
     /// Why this check matters (shown on failure).
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// The order an `ordered` assertion checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    Ascending,
+    Descending,
 }
 
 impl Assertion {
@@ -327,6 +339,7 @@ impl Assertion {
             self.lte.is_some(),
             self.one_of.is_some(),
             self.first_member.is_some(),
+            self.ordered.is_some(),
             self.each.is_some(),
         ]
         .iter()
@@ -352,6 +365,12 @@ pub enum CaptureFrom {
     Pointer(String),
     Header {
         header: String,
+    },
+    /// The first group of `regex` in the value at `pointer` (e.g. an id inside a URL:
+    /// `{"pointer": "/record/0/href", "regex": "/event/([^/]+)$"}`).
+    Matched {
+        pointer: String,
+        regex: String,
     },
 }
 
@@ -513,6 +532,18 @@ fn check_scenario(scenario: &Scenario, spec: &LoadedSpec) -> Result<(), String> 
             assertion
                 .check_shape()
                 .map_err(|e| format!("step '{}': {e}", step.name))?;
+        }
+        for (name, from) in &step.capture {
+            if let CaptureFrom::Matched { regex, .. } = from {
+                let compiled = regex::Regex::new(regex)
+                    .map_err(|e| format!("step '{}': capture '{name}': {e}", step.name))?;
+                if compiled.captures_len() < 2 {
+                    return Err(format!(
+                        "step '{}': capture '{name}': the regex needs a group to capture",
+                        step.name
+                    ));
+                }
+            }
         }
     }
     Ok(())

@@ -147,6 +147,26 @@ pub async fn run(
                 other => other.to_string(),
             }),
             CaptureFrom::Header { header: h } => header(h),
+            CaptureFrom::Matched { pointer, regex } => {
+                let text = body
+                    .as_ref()
+                    .and_then(|b| b.pointer(pointer))
+                    .map(|v| match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    });
+                match regex::Regex::new(regex) {
+                    Ok(re) => text.and_then(|t| {
+                        re.captures(&t)
+                            .and_then(|c| c.get(1))
+                            .map(|m| m.as_str().to_owned())
+                    }),
+                    Err(e) => {
+                        failures.push(format!("capture '{name}': bad regex: {e}"));
+                        continue;
+                    }
+                }
+            }
         };
         match value {
             Some(v) => {

@@ -71,9 +71,10 @@ pub trait Api: Send + Sync {
         self.spec().base_paths()
     }
 
-    /// Is `path` (below a base path) one of this API's resources or a near miss it should answer?
-    fn claims(&self, path: &str) -> bool {
-        self.spec().claims(path)
+    /// How deeply `path` (below a base path) is one of this API's resources or a near miss it
+    /// should answer: 0 is not at all; where APIs share a base path the deepest claim wins.
+    fn claim_depth(&self, path: &str) -> usize {
+        self.spec().claim_depth(path)
     }
 
     /// The largest request body this API accepts (the spec's, unless configured otherwise).

@@ -275,23 +275,29 @@ impl Mock {
         }
     }
 
-    /// Find the API whose base path and resources cover `path`; longest base path wins.
+    /// Find the API whose base path and resources cover `path`: the longest base path wins,
+    /// then the deepest claim (APIs sharing a base path), then the first registered.
     fn route<'p>(&self, path: &'p str) -> Option<(&Arc<dyn Api>, &'p str, &'p str)> {
-        let mut best: Option<(&Arc<dyn Api>, &'p str, &'p str)> = None;
+        let mut best: Option<((usize, usize), &Arc<dyn Api>, &'p str, &'p str)> = None;
         for api in &self.apis {
             for base in api.base_paths() {
                 let Some(rest) = path.strip_prefix(base.as_str()) else {
                     continue;
                 };
-                if !(rest.is_empty() || rest.starts_with('/')) || !api.claims(rest) {
+                if !(rest.is_empty() || rest.starts_with('/')) {
                     continue;
                 }
-                if best.is_none_or(|(_, b, _)| b.len() < base.len()) {
-                    best = Some((api, &path[..base.len()], rest));
+                let depth = api.claim_depth(rest);
+                if depth == 0 {
+                    continue;
+                }
+                let score = (base.len(), depth);
+                if best.as_ref().is_none_or(|(b, ..)| *b < score) {
+                    best = Some((score, api, &path[..base.len()], rest));
                 }
             }
         }
-        best
+        best.map(|(_, api, base, rest)| (api, base, rest))
     }
 }
 

@@ -123,6 +123,14 @@ fn login(
     let mut builder = http::Request::builder()
         .method(op.method.as_str())
         .uri(format!("{base}{}", path.join("/")));
+    // A version carried in `Accept` goes there, on the login's own response type.
+    if let Some(v) = &spec.spec.versioning {
+        if let event_mock::spec::VersionCarrier::Accept { parameter } = &v.carrier {
+            let media = spec.media_types(Some(op)).response.first().cloned();
+            let media = media.unwrap_or_else(|| "*/*".into());
+            builder = builder.header("accept", format!("{media};{parameter}={}", v.current));
+        }
+    }
     let mut body = Vec::new();
     match &scheme.login_with {
         LoginCredentials::Basic => {

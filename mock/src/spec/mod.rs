@@ -170,14 +170,30 @@ impl LoadedSpec {
     /// Is `path` under the first segment of one of the operations (e.g. `/rest/...`)? Such paths
     /// belong to this API even when no operation matches, so they get the vendor's 404.
     pub fn claims(&self, path: &str) -> bool {
-        let first = |p: &str| p.split('/').find(|s| !s.is_empty()).map(str::to_owned);
-        let wanted = first(path);
-        wanted.is_some()
-            && self
-                .spec
-                .operations
-                .iter()
-                .any(|op| first(&op.path) == wanted)
+        self.claim_depth(path) > 0
+    }
+
+    /// How many leading segments of `path` some operation's template matches (a literal equal,
+    /// or a `{parameter}`); 0 when not even the first does. Where two APIs share a base path,
+    /// the deeper claim answers (`/api/admin/...` goes to the API with `/api/admin/...`
+    /// operations, not to one that only has `/api/other`).
+    pub fn claim_depth(&self, path: &str) -> usize {
+        let got: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        self.spec
+            .operations
+            .iter()
+            .map(|op| {
+                op.path
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .zip(&got)
+                    .take_while(|(want, got)| {
+                        (want.starts_with('{') && want.ends_with('}')) || want == *got
+                    })
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     pub fn operation(&self, id: &str) -> Option<&Operation> {
