@@ -25,7 +25,27 @@ fn xml_media_types_need_a_mapping_and_named_roots_must_exist() {
     unknown_root["errors"]["xml_element"] = json!("Fault");
     let mut not_a_representation = original.clone();
     not_a_representation["media_types"]["response"] = json!(["text/html"]);
+    let mut error_not_a_representation = original.clone();
+    error_not_a_representation["media_types"]["error"] = json!(["text/html"]);
+    // Two element definitions sharing a property need a discriminator each.
+    let mut shared_property = original.clone();
+    shared_property["xml"]["types"]["TasksInProgressType"]["elements"]
+        .as_array_mut()
+        .unwrap()
+        .push(
+            json!({"name": "OtherTask", "property": "task", "repeated": true, "type": "TaskType"}),
+        );
     for (what, spec, expected) in [
+        (
+            "elements sharing a property without discriminators",
+            shared_property,
+            "type TasksInProgressType: property 'task' is mapped twice",
+        ),
+        (
+            "an error media type that is neither JSON nor XML",
+            error_not_a_representation,
+            "neither JSON nor XML",
+        ),
         ("XML without a mapping", no_mapping, "need an `xml` mapping"),
         (
             "an unknown root element",
@@ -56,6 +76,49 @@ fn xml_media_types_need_a_mapping_and_named_roots_must_exist() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_meta_schema_checks_element_definitions_and_echo() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/specs/xml-example");
+    let good: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("spec.json")).unwrap()).unwrap();
+    check_against_meta_schema("fixture", &good).unwrap_or_else(|e| panic!("{e}"));
+    let elements = "/xml/types/TasksInProgressType/elements/0";
+    let with = |edit: &dyn Fn(&mut Value)| {
+        let mut spec = good.clone();
+        edit(spec.pointer_mut(elements).unwrap());
+        check_against_meta_schema("fixture", &spec)
+    };
+    let discriminator = json!({"property": "_type", "value": "QueryResultTaskType"});
+    with(&|e| e["discriminator"] = discriminator.clone())
+        .unwrap_or_else(|e| panic!("a discriminated element was refused: {e}"));
+    for (what, edit) in [
+        (
+            "a discriminator without a value",
+            &(|e: &mut Value| e["discriminator"] = json!({"property": "_type"}))
+                as &dyn Fn(&mut Value),
+        ),
+        (
+            "a discriminator with an unknown member",
+            &|e: &mut Value| {
+                e["discriminator"] = json!({"property": "_type", "value": "x", "when": "y"})
+            },
+        ),
+        ("a discriminator on a simple element", &|e: &mut Value| {
+            e.as_object_mut().unwrap().remove("type");
+            e["discriminator"] = json!({"property": "_type", "value": "x"});
+        }),
+        ("an element with an unknown member", &|e: &mut Value| {
+            e["kind"] = json!("x")
+        }),
+    ] {
+        assert!(with(edit).is_err(), "meta-schema accepted {what}");
+    }
+    let mut echo_accept = good.clone();
+    echo_accept["versioning"]["echo"] = json!(true);
+    check_against_meta_schema("fixture", &echo_accept).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
@@ -147,6 +210,13 @@ fn the_meta_schema_refuses_broken_specs() {
         "response media types that are not a list",
         response_types_as_text,
     ));
+    // Echoing the version belongs to the accept carrier only.
+    let mut echo_in_query = good.clone();
+    echo_in_query["versioning"]["echo"] = json!(true);
+    cases.push(("an echoed version carried in the query", echo_in_query));
+    let mut error_types_as_text = good.clone();
+    error_types_as_text["media_types"]["error"] = json!("application/json");
+    cases.push(("error media types that are not a list", error_types_as_text));
     for (what, spec) in cases {
         assert!(
             check_against_meta_schema("test", &spec).is_err(),

@@ -60,9 +60,32 @@ fn suite() -> Suite {
 struct AuditEvents {
     spec: Arc<LoadedSpec>,
     events: Store<Value>,
+    /// A `Content-Type` the API sets on every answer itself (the dispatcher must keep it).
+    own_content_type: Option<&'static str>,
 }
 
 impl AuditEvents {
+    fn answer(&self, req: &Request, ctx: &Ctx<'_>) -> Reply {
+        if basic_credentials(req.headers()) != Some(("admin".into(), "secret".into())) {
+            return self.error("unauthenticated", "");
+        }
+        match self.spec.route(req.method().as_str(), ctx.path) {
+            Routed::Operation(op, params) if op.id == "postEvent" => {
+                self.post(req, ctx, path_param(&params, "org"))
+            }
+            Routed::Operation(_, params) => {
+                let id = path_param(&params, "id");
+                let uuid = id.strip_prefix("urn:vcloud:event:").unwrap_or(id);
+                match self.events.read().get(uuid) {
+                    Some(event) => Reply::value(StatusCode::OK, event.clone()),
+                    None => self.error("forbidden", id),
+                }
+            }
+            Routed::MethodNotAllowed(_) => self.error("method_not_allowed", ""),
+            Routed::NoSuchPath => self.error("not_found", ""),
+        }
+    }
+
     fn error(&self, kind: &str, detail: &str) -> Reply {
         errors::render(
             &self.spec,
@@ -129,24 +152,13 @@ impl Api for AuditEvents {
     }
 
     fn handle(&self, req: &Request, ctx: &Ctx<'_>) -> Reply {
-        if basic_credentials(req.headers()) != Some(("admin".into(), "secret".into())) {
-            return self.error("unauthenticated", "");
+        let mut reply = self.answer(req, ctx);
+        if let Some(own) = self.own_content_type {
+            reply
+                .headers
+                .insert(http::header::CONTENT_TYPE, own.parse().unwrap());
         }
-        match self.spec.route(req.method().as_str(), ctx.path) {
-            Routed::Operation(op, params) if op.id == "postEvent" => {
-                self.post(req, ctx, path_param(&params, "org"))
-            }
-            Routed::Operation(_, params) => {
-                let id = path_param(&params, "id");
-                let uuid = id.strip_prefix("urn:vcloud:event:").unwrap_or(id);
-                match self.events.read().get(uuid) {
-                    Some(event) => Reply::value(StatusCode::OK, event.clone()),
-                    None => self.error("forbidden", id),
-                }
-            }
-            Routed::MethodNotAllowed(_) => self.error("method_not_allowed", ""),
-            Routed::NoSuchPath => self.error("not_found", ""),
-        }
+        reply
     }
 
     fn reset(&self) {
@@ -173,9 +185,14 @@ impl Api for AuditEvents {
 }
 
 fn mock() -> Arc<Mock> {
+    mock_with(load_spec(), None)
+}
+
+fn mock_with(spec: Arc<LoadedSpec>, own_content_type: Option<&'static str>) -> Arc<Mock> {
     let api: Arc<dyn Api> = Arc::new(AuditEvents {
-        spec: load_spec(),
+        spec,
         events: Store::new(1000, event_mock::store::Budget::unlimited()),
+        own_content_type,
     });
     Arc::new(Mock::with_apis(MockConfig::deterministic(), vec![api]))
 }
@@ -384,4 +401,214 @@ async fn a_scenario_with_variants_runs_once_per_representation_and_names_the_one
         "{reasons}"
     );
     assert!(!reasons.contains("[xml]"), "{reasons}");
+}
+
+/// A request to the fixture through the dispatcher, as the admin account.
+fn call(mock: &Mock, method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
+    let mut req = Request::new(bytes::Bytes::from(body.to_owned()));
+    *req.method_mut() = method;
+    *req.uri_mut() = path.parse().unwrap();
+    req.headers_mut()
+        .insert("authorization", "Basic YWRtaW46c2VjcmV0".parse().unwrap());
+    for (name, value) in headers {
+        req.headers_mut().append(
+            http::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    mock.handle(req)
+}
+
+fn content_type(resp: &Response) -> &str {
+    resp.headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
+const EVENT_JSON: &str = r#"{"type": "Echo", "serviceNamespace": "ns", "success": true,
+    "user": {"name": "User", "href": "https://events.example.com/user/1", "type": "application/vnd.example.user+xml"}}"#;
+const EVENTS: &str = "/api/admin/org/7b832bc5-3d65-45a2-8d35-da28388ab80a/events";
+
+#[test]
+fn the_resolved_version_is_echoed_in_the_content_type_and_still_read_by_the_harness() {
+    let mock = mock();
+    let spec = load_spec();
+    let post = |accept: &str| {
+        call(
+            &mock,
+            Method::POST,
+            EVENTS,
+            &[
+                ("content-type", "application/vnd.vmware.admin.event+json"),
+                ("accept", accept),
+            ],
+            EVENT_JSON,
+        )
+    };
+    // The version resolves: the answer names it, as the Accept parameter it came in.
+    let xml = post("application/*+xml;version=38.1");
+    assert_eq!(xml.status(), StatusCode::CREATED);
+    assert_eq!(
+        content_type(&xml),
+        "application/vnd.vmware.admin.event+xml;version=38.1"
+    );
+    let json = post("application/*+json; version=39.0");
+    assert_eq!(
+        content_type(&json),
+        "application/vnd.vmware.admin.event+json;version=39.0"
+    );
+    // The harness reads both by their Content-Type, parameters ignored, to the same shape.
+    let from_xml = spec
+        .decode_response(Some(content_type(&xml)), xml.body())
+        .expect("the XML answer with a version parameter is read as XML");
+    let from_json = spec
+        .decode_response(Some(content_type(&json)), json.body())
+        .expect("the JSON answer with a version parameter is read as JSON");
+    assert_eq!(from_xml["eventType"], "Echo");
+    assert_eq!(from_json["eventType"], "Echo");
+    let violations = spec
+        .schemas
+        .violations("audit-event.json", &from_xml)
+        .unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    // No version, or one that does not resolve: nothing is echoed.
+    assert_eq!(
+        content_type(&post("application/*+xml")),
+        "application/vnd.vmware.admin.event+xml"
+    );
+    assert_eq!(
+        content_type(&post("application/*+xml;version=1.0")),
+        "application/vnd.vmware.admin.event+xml"
+    );
+    // Errors carry it too, on their own media type.
+    let missing = call(
+        &mock,
+        Method::GET,
+        "/api/admin/event/nope",
+        &[("accept", "application/*+xml;version=39.0")],
+        "",
+    );
+    assert_eq!(missing.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        content_type(&missing),
+        "application/vnd.vmware.vcloud.error+xml;version=39.0"
+    );
+    // Without echo, the negotiated type alone.
+    let mut quiet = spec::load_from(SpecFiles::Dir(specs_dir()), API, &[]).unwrap();
+    quiet.spec.versioning.as_mut().unwrap().echo = false;
+    let quiet = mock_with(Arc::new(quiet), None);
+    let resp = call(
+        &quiet,
+        Method::POST,
+        EVENTS,
+        &[
+            ("content-type", "application/vnd.vmware.admin.event+json"),
+            ("accept", "application/*+xml;version=39.0"),
+        ],
+        EVENT_JSON,
+    );
+    assert_eq!(
+        content_type(&resp),
+        "application/vnd.vmware.admin.event+xml"
+    );
+}
+
+#[test]
+fn a_content_type_the_api_sets_itself_is_kept_as_is() {
+    let mock = mock_with(load_spec(), Some("application/vnd.example.own+xml"));
+    for path in [EVENTS, "/api/admin/event/nope"] {
+        let resp = call(
+            &mock,
+            if path == EVENTS {
+                Method::POST
+            } else {
+                Method::GET
+            },
+            path,
+            &[
+                ("content-type", "application/vnd.vmware.admin.event+json"),
+                ("accept", "application/*+xml;version=39.0"),
+            ],
+            EVENT_JSON,
+        );
+        assert_eq!(
+            content_type(&resp),
+            "application/vnd.example.own+xml",
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn errors_are_written_as_the_error_type_of_the_negotiated_representation() {
+    let mock = mock();
+    let get = |mock: &Mock, accept: &str| {
+        call(
+            mock,
+            Method::GET,
+            "/api/admin/event/nope",
+            &[("accept", accept)],
+            "",
+        )
+    };
+    let xml = get(&mock, "application/*+xml");
+    assert_eq!(xml.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        content_type(&xml),
+        "application/vnd.vmware.vcloud.error+xml"
+    );
+    assert!(String::from_utf8_lossy(xml.body()).contains("<Error "));
+    let json = get(&mock, "application/*+json");
+    assert_eq!(
+        content_type(&json),
+        "application/vnd.vmware.vcloud.error+json"
+    );
+    // No Accept: the default (first) response type's representation.
+    assert_eq!(
+        content_type(&get(&mock, "")),
+        "application/vnd.vmware.vcloud.error+xml"
+    );
+    // Only an XML error type: JSON errors keep the negotiated response type.
+    let mut xml_only = spec::load_from(SpecFiles::Dir(specs_dir()), API, &[]).unwrap();
+    xml_only
+        .spec
+        .media_types
+        .error
+        .retain(|m| m.ends_with("+xml"));
+    let xml_only = mock_with(Arc::new(xml_only), None);
+    assert_eq!(
+        content_type(&get(&xml_only, "application/*+json")),
+        "application/vnd.vmware.admin.event+json"
+    );
+    // An operation that declares its own media types without `error` replaces the API's whole:
+    // its errors are written as its response type, as before error types existed.
+    let mut own = spec::load_from(SpecFiles::Dir(specs_dir()), API, &[]).unwrap();
+    let mut op_types = own.spec.media_types.clone();
+    op_types.error.clear();
+    let get_event = own
+        .spec
+        .operations
+        .iter_mut()
+        .find(|op| op.id == "getEvent")
+        .unwrap();
+    get_event.media_types = Some(op_types);
+    let own = mock_with(Arc::new(own), None);
+    assert_eq!(
+        content_type(&get(&own, "application/*+xml")),
+        "application/vnd.vmware.admin.event+xml"
+    );
+    // Successes are never written as an error type.
+    let created = call(
+        &mock,
+        Method::POST,
+        EVENTS,
+        &[("content-type", "application/vnd.vmware.admin.event+json")],
+        EVENT_JSON,
+    );
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(
+        content_type(&created),
+        "application/vnd.vmware.admin.event+xml"
+    );
 }

@@ -347,7 +347,10 @@ impl Controls for Mock {
 
 /// Encode an API's reply: a value in the representation negotiated from the operation's media
 /// types and the request's `Accept` (XML under the element the spec names for that answer); a
-/// `Content-Type` the API set itself wins.
+/// `Content-Type` the API set itself wins. An error answer (status >= 400) is written as the
+/// media types' `error` type of that representation when one is declared; and when the API's
+/// versioning echoes, the resolved version is appended as its `Accept` parameter
+/// (`;version=39.0`), so a client reads which version's shape it got.
 fn encode(api: &dyn Api, req: &Request, path: &str, reply: Reply) -> Response {
     let spec = api.spec();
     let Reply {
@@ -366,11 +369,24 @@ fn encode(api: &dyn Api, req: &Request, path: &str, reply: Reply) -> Response {
                 Routed::Operation(op, _) => Some(op),
                 _ => None,
             };
-            let negotiated = spec.media_types(op).negotiate(req.headers());
+            let media = spec.media_types(op);
+            let negotiated = media.negotiate(req.headers());
             let element = spec.xml_element(op, status.as_u16(), error);
             let xml = spec.spec.xml.as_ref().zip(element);
             match codec::encode(negotiated.representation, &value, pretty, xml) {
-                Ok(bytes) => (Bytes::from(bytes), Some(negotiated.media_type)),
+                Ok(bytes) => {
+                    let written = media.answer_type(&negotiated, error && status.as_u16() >= 400);
+                    let echo = spec
+                        .spec
+                        .versioning
+                        .as_ref()
+                        .and_then(|v| v.echoed(req.headers()));
+                    let content_type = match echo {
+                        Some((parameter, version)) => format!("{written};{parameter}={version}"),
+                        None => written.to_owned(),
+                    };
+                    (Bytes::from(bytes), Some(content_type))
+                }
                 // The spec cannot render this value in the negotiated form (a spec defect the
                 // tests catch): send it as JSON rather than nothing.
                 Err(_) => (

@@ -1184,3 +1184,239 @@ fn an_empty_type_namespace_is_refused() {
         .unwrap_err()
         .contains("type RType: namespace is empty"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Discriminated elements: one JSON array, several XML element names
+
+const EXAMPLE_NS: &str = "urn:example:events";
+
+/// A query answer whose `record` array holds two kinds of record, told apart by `_type` in
+/// JSON and by element name in XML; and a `summary` object that is one of two elements.
+fn records_mapping() -> Value {
+    json!({
+        "namespace": EXAMPLE_NS,
+        "roots": {"Records": "RecordsType"},
+        "types": {
+            "RecordsType": {
+                "attributes": [{"name": "total", "scalar": "integer"}],
+                "elements": [
+                    {"name": "Summary", "property": "summary", "type": "SummaryType",
+                     "discriminator": {"property": "kind", "value": "short"}},
+                    {"name": "LongSummary", "property": "summary", "type": "SummaryType",
+                     "discriminator": {"property": "kind", "value": "long"}},
+                    {"name": "EventRecord", "property": "record", "repeated": true,
+                     "type": "EventRecordType",
+                     "discriminator": {"property": "_type", "value": "QueryResultEventRecordType"}},
+                    {"name": "AdminEventRecord", "property": "record", "repeated": true,
+                     "type": "EventRecordType",
+                     "discriminator": {"property": "_type", "value": "QueryResultAdminEventRecordType"}},
+                    {"name": "Note", "property": "note"}
+                ]
+            },
+            "SummaryType": {"text": {"property": "text"}},
+            "EventRecordType": {"attributes": ["name", {"name": "success", "scalar": "boolean"}]}
+        }
+    })
+}
+
+fn records() -> XmlMapping {
+    mapping_from(records_mapping())
+}
+
+#[test]
+fn discriminated_items_round_trip_in_array_order() {
+    let value = json!({
+        "total": 3,
+        "summary": {"kind": "long", "text": "three records"},
+        "record": [
+            {"_type": "QueryResultEventRecordType", "name": "a", "success": true},
+            {"_type": "QueryResultAdminEventRecordType", "name": "b", "success": false},
+            {"_type": "QueryResultEventRecordType", "name": "c"}
+        ],
+        "note": "n"
+    });
+    let m = records();
+    let xml = String::from_utf8(m.encode("Records", &value).expect("encode")).unwrap();
+    assert_eq!(
+        xml,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Records xmlns=\"{EXAMPLE_NS}\" total=\"3\">\
+             <LongSummary>three records</LongSummary>\
+             <EventRecord name=\"a\" success=\"true\"/>\
+             <AdminEventRecord name=\"b\" success=\"false\"/>\
+             <EventRecord name=\"c\"/>\
+             <Note>n</Note></Records>"
+        )
+    );
+    let (root, back) = m.decode(xml.as_bytes()).expect("decode");
+    assert_eq!(root, "Records");
+    assert_eq!(back, value);
+    for item in back["record"].as_array().unwrap() {
+        assert_eq!(keys(item)[0], "_type", "{item}");
+    }
+}
+
+#[test]
+fn decoding_sets_the_discriminator_first_in_document_order() {
+    let xml = format!(
+        r#"<Records xmlns="{EXAMPLE_NS}"><Summary>s</Summary><AdminEventRecord success="true" name="x"/><EventRecord name="y"/><AdminEventRecord/></Records>"#
+    );
+    let (_, value) = records().decode(xml.as_bytes()).expect("decode");
+    assert_eq!(
+        value,
+        json!({
+            "summary": {"kind": "short", "text": "s"},
+            "record": [
+                {"_type": "QueryResultAdminEventRecordType", "name": "x", "success": true},
+                {"_type": "QueryResultEventRecordType", "name": "y"},
+                {"_type": "QueryResultAdminEventRecordType"}
+            ]
+        })
+    );
+    assert_eq!(keys(&value["record"][0]), ["_type", "name", "success"]);
+    assert_eq!(keys(&value["summary"]), ["kind", "text"]);
+    // The discriminator is JSON-only: as an attribute it is unknown.
+    let with_attribute = format!(
+        r#"<Records xmlns="{EXAMPLE_NS}"><EventRecord _type="QueryResultEventRecordType"/></Records>"#
+    );
+    assert!(matches!(
+        records().decode(with_attribute.as_bytes()),
+        Err(XmlError::UnknownAttribute { .. })
+    ));
+    // Two elements of one non-repeated property are a duplicate.
+    let twice = format!(
+        r#"<Records xmlns="{EXAMPLE_NS}"><Summary>a</Summary><LongSummary>b</LongSummary></Records>"#
+    );
+    assert!(matches!(
+        records().decode(twice.as_bytes()),
+        Err(XmlError::Duplicate { name, .. }) if name == "LongSummary"
+    ));
+}
+
+#[test]
+fn encoding_refuses_an_item_no_discriminator_names() {
+    let m = records();
+    let cases = [
+        (
+            json!({"record": [{"_type": "QueryResultEventRecordType"}, {"_type": "QueryResultTaskRecordType"}]}),
+            "/Records/record[1]",
+            "'QueryResultTaskRecordType'",
+        ),
+        (
+            json!({"record": [{"name": "no type"}]}),
+            "/Records/record[0]",
+            "is absent",
+        ),
+        (
+            json!({"record": [{"_type": 7}]}),
+            "/Records/record[0]",
+            "is a number",
+        ),
+        (
+            json!({"record": {"_type": "QueryResultEventRecordType"}}),
+            "/Records/record",
+            "expected an array",
+        ),
+        (
+            json!({"summary": {"kind": "medium", "text": "t"}}),
+            "/Records/summary",
+            "'medium'",
+        ),
+    ];
+    for (value, path, reason) in cases {
+        match m.encode("Records", &value) {
+            Err(XmlError::Unmappable { path: p, reason: r }) => {
+                assert_eq!(p, path, "{value}");
+                assert!(r.contains(reason), "{value}: {r}");
+            }
+            other => panic!("{value}: expected Unmappable, got {other:?}"),
+        }
+    }
+    // Another member the item type does not map is still refused.
+    assert!(matches!(
+        m.encode("Records", &json!({"record": [{"_type": "QueryResultEventRecordType", "extra": 1}]})),
+        Err(XmlError::Unmappable { reason, .. }) if reason.contains("'extra'")
+    ));
+}
+
+#[test]
+fn check_refuses_elements_sharing_a_property_without_distinct_discriminators() {
+    let problems = |edit: &dyn Fn(&mut Value)| {
+        let mut raw = records_mapping();
+        edit(&mut raw);
+        let m: XmlMapping = serde_json::from_value(raw).expect("mapping");
+        m.check().expect_err("check accepted the mapping")
+    };
+    let elements = "/types/RecordsType/elements";
+    let undiscriminated = problems(&|m| {
+        let els = m.pointer_mut(elements).unwrap();
+        els[2].as_object_mut().unwrap().remove("discriminator");
+        els[3].as_object_mut().unwrap().remove("discriminator");
+    });
+    assert!(
+        undiscriminated.contains("type RecordsType: property 'record' is mapped twice")
+            && undiscriminated.contains("<EventRecord>, <AdminEventRecord>"),
+        "{undiscriminated}"
+    );
+    let one_undiscriminated = problems(&|m| {
+        m.pointer_mut(elements).unwrap()[3]
+            .as_object_mut()
+            .unwrap()
+            .remove("discriminator");
+    });
+    assert!(
+        one_undiscriminated.contains("property 'record' is mapped twice"),
+        "{one_undiscriminated}"
+    );
+    let same_value = problems(&|m| {
+        m.pointer_mut(elements).unwrap()[3]["discriminator"]["value"] =
+            json!("QueryResultEventRecordType");
+    });
+    assert!(
+        same_value
+            .contains("value 'QueryResultEventRecordType' of property 'record' is used twice"),
+        "{same_value}"
+    );
+    let other_member = problems(&|m| {
+        m.pointer_mut(elements).unwrap()[3]["discriminator"]["property"] = json!("kind");
+    });
+    assert!(other_member.contains("different members"), "{other_member}");
+    let half_repeated = problems(&|m| {
+        m.pointer_mut(elements).unwrap()[3]["repeated"] = json!(false);
+    });
+    assert!(
+        half_repeated.contains("not all of them are repeated"),
+        "{half_repeated}"
+    );
+    let mapped_member = problems(&|m| {
+        m.pointer_mut("/types/EventRecordType/attributes")
+            .unwrap()
+            .as_array_mut()
+            .unwrap()
+            .push(json!("_type"));
+    });
+    assert!(
+        mapped_member
+            .contains("discriminator property '_type' is also mapped by type 'EventRecordType'"),
+        "{mapped_member}"
+    );
+    let clash_with_attribute = problems(&|m| {
+        m.pointer_mut("/types/RecordsType/attributes")
+            .unwrap()
+            .as_array_mut()
+            .unwrap()
+            .push(json!("record"));
+    });
+    assert!(
+        clash_with_attribute.contains("property 'record' is mapped twice"),
+        "{clash_with_attribute}"
+    );
+    // Only an object can carry the member.
+    let mut on_text = records_mapping();
+    on_text.pointer_mut(elements).unwrap()[4]["discriminator"] =
+        json!({"property": "kind", "value": "x"});
+    let err = serde_json::from_value::<XmlMapping>(on_text)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("discriminator but no type"), "{err}");
+}

@@ -123,6 +123,15 @@ pub struct MediaTypes {
     /// What a request `Content-Type` that is none of `request` gets.
     #[serde(default)]
     pub other_request_types: OtherRequestTypes,
+    /// The `Content-Type` of error answers (e.g. `application/vnd.example.error+xml`), because
+    /// an API may write its errors as a media type of their own. The representation is still
+    /// negotiated from `response` and `Accept`; the first of these with that representation
+    /// is written (see [`MediaTypes::answer_type`]). Empty (or none of that representation):
+    /// errors are written as the negotiated response type. An operation's `media_types`
+    /// replaces the API's wholesale, so an operation that declares its own without `error`
+    /// writes its errors as its response type.
+    #[serde(default)]
+    pub error: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -211,6 +220,19 @@ impl MediaTypes {
             acceptable: false,
         }
     }
+
+    /// The `Content-Type` to write for an answer negotiated as `negotiated`: for an error, the
+    /// first declared `error` type of the negotiated representation, else the negotiated type.
+    pub fn answer_type<'a>(&'a self, negotiated: &'a Negotiated, error: bool) -> &'a str {
+        let error_type = error
+            .then(|| {
+                self.error
+                    .iter()
+                    .find(|m| Representation::of(m) == Some(negotiated.representation))
+            })
+            .flatten();
+        error_type.unwrap_or(&negotiated.media_type)
+    }
 }
 
 /// Read a body. JSON errors keep serde_json's words (vendors quote them); XML errors are the
@@ -266,6 +288,7 @@ mod tests {
             request: request.iter().map(|s| s.to_string()).collect(),
             response: response.iter().map(|s| s.to_string()).collect(),
             other_request_types: other,
+            error: Vec::new(),
         }
     }
 
@@ -368,5 +391,47 @@ mod tests {
         let m = MediaType::parse("application/*+xml; version=\"39.0\"").unwrap();
         assert_eq!(m.param("version"), Some("39.0"));
         assert_eq!(m.essence, "application/*+xml");
+    }
+
+    #[test]
+    fn errors_are_written_as_the_declared_error_type_of_the_negotiated_representation() {
+        let mut media = types(
+            &[],
+            &[
+                "application/vnd.example.record+xml",
+                "application/vnd.example.record+json",
+            ],
+            OtherRequestTypes::Refuse,
+        );
+        media.error = vec![
+            "application/vnd.example.error+xml".into(),
+            "application/vnd.example.error+json;charset=UTF-8".into(),
+        ];
+        let xml = media.negotiate(&headers(ACCEPT, "application/*+xml"));
+        let json = media.negotiate(&headers(ACCEPT, "application/*+json"));
+        assert_eq!(
+            media.answer_type(&xml, true),
+            "application/vnd.example.error+xml"
+        );
+        assert_eq!(
+            media.answer_type(&json, true),
+            "application/vnd.example.error+json;charset=UTF-8"
+        );
+        // Successes keep the negotiated type.
+        assert_eq!(
+            media.answer_type(&xml, false),
+            "application/vnd.example.record+xml"
+        );
+        // No error type of the negotiated representation: the negotiated type.
+        media.error = vec!["application/vnd.example.error+xml".into()];
+        assert_eq!(
+            media.answer_type(&json, true),
+            "application/vnd.example.record+json"
+        );
+        media.error.clear();
+        assert_eq!(
+            media.answer_type(&xml, true),
+            "application/vnd.example.record+xml"
+        );
     }
 }

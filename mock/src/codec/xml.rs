@@ -16,6 +16,14 @@
 //!   complex `type` or a simple text element with a `scalar`; `repeated` children form a JSON
 //!   array. `ignore_properties` lists JSON-only properties (`otherAttributes`, ...) that encoding
 //!   skips.
+//! - `discriminator` on a complex child element (`{"property": "_type", "value": "RecordType"}`):
+//!   JSON tells the kinds of an array's items apart by a member, XML by element name, so several
+//!   element definitions of one type may share a `property` when each has a discriminator (with
+//!   distinct values). Decoding sets the member (first, before the attributes) on the object an
+//!   element of that definition becomes, and appends it to the shared array in document order;
+//!   encoding writes each item, in array order, under the definition whose value the item's member
+//!   names (an item no definition names is [`XmlError::Unmappable`]). The member is JSON-only:
+//!   it is never written as an attribute.
 //! - `scalar`: how text becomes JSON: `string` (kept verbatim, never trimmed), `boolean`
 //!   (`true`/`false`/`1`/`0`), `integer` (i64), `number` (i64 when it is one, else a finite f64)
 //!   or `json` (the text is a JSON document). Non-string scalars ignore surrounding whitespace.
@@ -132,6 +140,7 @@ pub struct XmlAttribute {
 /// `{"name": "Link", "property": "link", "repeated": true, "type": "LinkType"}` or, for a simple
 /// text element, `{"name": "Description", "scalar": "string"}`. `property` defaults to the name
 /// with its first letter lowercased; `repeated` (a JSON array) to false; `scalar` to string.
+/// A complex element may carry a [`Discriminator`], so that several elements share one property.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "ElementRepr")]
 pub struct XmlElement {
@@ -139,6 +148,29 @@ pub struct XmlElement {
     pub property: String,
     pub repeated: bool,
     pub content: ElementContent,
+    /// Which JSON objects this element stands for, when elements share `property`.
+    pub discriminator: Option<Discriminator>,
+}
+
+/// The JSON member that tells which element an object is written as:
+/// `{"property": "_type", "value": "RecordType"}`.
+///
+/// Why: a JSON answer may hold objects of several kinds in one array
+/// (`{"record": [{"_type": "RecordType", ...}, {"_type": "AdminRecordType", ...}]}`) where its
+/// XML holds differently named elements (`<Record/>`, `<AdminRecord/>`). The member exists in
+/// JSON only; in XML the element name carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Discriminator {
+    pub property: String,
+    pub value: String,
+}
+
+impl Discriminator {
+    /// Does this JSON object name this discriminator's value?
+    fn selects(&self, item: &Value) -> bool {
+        item.get(&self.property).and_then(Value::as_str) == Some(self.value.as_str())
+    }
 }
 
 /// What a child element holds.
@@ -289,7 +321,15 @@ impl XmlMapping {
             namespace: &self.namespace,
             depth: 1,
         };
-        self.encode_complex(&mut writer, root, type_name, value, &format!("/{root}"), at)?;
+        self.encode_complex(
+            &mut writer,
+            root,
+            type_name,
+            value,
+            &format!("/{root}"),
+            at,
+            None,
+        )?;
         Ok(writer.into_inner())
     }
 
@@ -351,6 +391,9 @@ impl XmlMapping {
         })
     }
 
+    /// Write `value` as the element `name` of type `type_name`. `discriminator` is the JSON-only
+    /// member that chose this element (see [`Discriminator`]): allowed in `value`, never written.
+    #[allow(clippy::too_many_arguments)]
     fn encode_complex(
         &self,
         w: &mut Writer<Vec<u8>>,
@@ -359,6 +402,7 @@ impl XmlMapping {
         value: &Value,
         path: &str,
         at: Place<'_>,
+        discriminator: Option<&str>,
     ) -> Result<(), XmlError> {
         let depth = at.depth;
         if depth > self.limits.max_depth {
@@ -376,7 +420,10 @@ impl XmlMapping {
                 ),
             ));
         };
-        if let Some(key) = obj.keys().find(|k| !ty.knows(k)) {
+        if let Some(key) = obj
+            .keys()
+            .find(|k| !ty.knows(k) && Some(k.as_str()) != discriminator)
+        {
             return Err(unmappable(
                 path,
                 format!("property '{key}' has no XML counterpart in {type_name}"),
@@ -420,25 +467,25 @@ impl XmlMapping {
             return write(w, Event::Empty(start));
         }
         write(w, Event::Start(start))?;
+        // Properties shared by discriminated elements, written whole at their first element.
+        let mut shared_done: Vec<&str> = Vec::new();
         for e in &ty.elements {
             let Some(v) = present(obj, &e.property) else {
                 continue;
             };
             let child_path = format!("{path}/{}", e.name);
+            if e.discriminator.is_some() {
+                if !shared_done.contains(&e.property.as_str()) {
+                    shared_done.push(&e.property);
+                    self.encode_discriminated(w, ty, type_name, e, v, path, inner)?;
+                }
+                continue;
+            }
             if !e.repeated {
                 self.encode_child(w, e, v, &child_path, inner)?;
                 continue;
             }
-            let Value::Array(items) = v else {
-                return Err(unmappable(
-                    &child_path,
-                    format!(
-                        "expected an array (the element repeats), found {}",
-                        json_kind(v)
-                    ),
-                ));
-            };
-            for item in items {
+            for item in repeated_items(v, &child_path)? {
                 self.encode_child(w, e, item, &child_path, inner)?;
             }
         }
@@ -447,6 +494,72 @@ impl XmlMapping {
             write(w, Event::Text(BytesText::from_escaped(escaped)))?;
         }
         write(w, Event::End(BytesEnd::new(name)))
+    }
+
+    /// Write the value of a property that discriminated elements carry (`first` is the first of
+    /// them): each item (the value itself when not repeated), in array order, as the element
+    /// whose discriminator value its member names.
+    #[allow(clippy::too_many_arguments)]
+    fn encode_discriminated(
+        &self,
+        w: &mut Writer<Vec<u8>>,
+        ty: &XmlType,
+        type_name: &str,
+        first: &XmlElement,
+        value: &Value,
+        path: &str,
+        at: Place<'_>,
+    ) -> Result<(), XmlError> {
+        let candidates: Vec<&XmlElement> = ty
+            .elements
+            .iter()
+            .filter(|e| e.property == first.property && e.discriminator.is_some())
+            .collect();
+        let pick = |item: &Value, item_path: &str| {
+            candidates
+                .iter()
+                .copied()
+                .find(|e| e.discriminator.as_ref().is_some_and(|d| d.selects(item)))
+                .ok_or_else(|| {
+                    let member = first
+                        .discriminator
+                        .as_ref()
+                        .map(|d| d.property.as_str())
+                        .unwrap_or_default();
+                    let found = match item.get(member) {
+                        Some(Value::String(s)) => format!("'{}'", shorten(s, QUOTED_CHARS)),
+                        Some(other) => json_kind(other).to_owned(),
+                        None => "absent".to_owned(),
+                    };
+                    let known: Vec<&str> = candidates
+                        .iter()
+                        .filter_map(|e| e.discriminator.as_ref().map(|d| d.value.as_str()))
+                        .collect();
+                    unmappable(
+                        item_path,
+                        format!(
+                            "member '{member}' is {found}, which no element of {type_name} stands for (known: {})",
+                            known.join(", ")
+                        ),
+                    )
+                })
+        };
+        let items: Vec<(&Value, String)> = if first.repeated {
+            let property_path = format!("{path}/{}", first.property);
+            repeated_items(value, &property_path)?
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (item, format!("{property_path}[{i}]")))
+                .collect()
+        } else {
+            vec![(value, format!("{path}/{}", first.property))]
+        };
+        for (item, item_path) in items {
+            let element = pick(item, &item_path)?;
+            let child_path = format!("{path}/{}", element.name);
+            self.encode_child(w, element, item, &child_path, at)?;
+        }
+        Ok(())
     }
 
     fn encode_child(
@@ -460,7 +573,8 @@ impl XmlMapping {
         let depth = at.depth;
         let scalar = match &element.content {
             ElementContent::Complex(t) => {
-                return self.encode_complex(w, &element.name, t, value, path, at)
+                let discriminator = element.discriminator.as_ref().map(|d| d.property.as_str());
+                return self.encode_complex(w, &element.name, t, value, path, at, discriminator);
             }
             ElementContent::Simple(scalar) => *scalar,
         };
@@ -480,12 +594,71 @@ impl XmlMapping {
     }
 }
 
+/// Elements of one type that share a JSON property: each needs a discriminator, on the same
+/// member with its own value, and all are repeated or none is (one array or one object).
+fn check_shared(
+    type_name: &str,
+    property: &str,
+    sharing: &[&XmlElement],
+    problems: &mut Vec<String>,
+) {
+    let names = || {
+        sharing
+            .iter()
+            .map(|e| format!("<{}>", e.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let discriminators: Vec<&Discriminator> = sharing
+        .iter()
+        .filter_map(|e| e.discriminator.as_ref())
+        .collect();
+    if discriminators.len() != sharing.len() {
+        problems.push(format!(
+            "type {type_name}: property '{property}' is mapped twice (elements {} share it, so each needs a discriminator)",
+            names()
+        ));
+        return;
+    }
+    if sharing.iter().any(|e| e.repeated != sharing[0].repeated) {
+        problems.push(format!(
+            "type {type_name}: elements {} share property '{property}' but not all of them are repeated",
+            names()
+        ));
+    }
+    if discriminators
+        .iter()
+        .any(|d| d.property != discriminators[0].property)
+    {
+        problems.push(format!(
+            "type {type_name}: elements {} share property '{property}' but their discriminators name different members",
+            names()
+        ));
+    }
+    let mut values = BTreeSet::new();
+    for d in &discriminators {
+        if !values.insert(d.value.as_str()) {
+            problems.push(format!(
+                "type {type_name}: discriminator value '{}' of property '{property}' is used twice",
+                d.value
+            ));
+        }
+    }
+}
+
 impl XmlType {
     fn knows(&self, property: &str) -> bool {
         self.attributes.iter().any(|a| a.property == property)
             || self.elements.iter().any(|e| e.property == property)
             || self.text.as_ref().is_some_and(|t| t.property == property)
             || self.ignore_properties.iter().any(|p| p == property)
+    }
+
+    /// Is `property` carried in XML (an attribute, a child element or the text)?
+    fn maps(&self, property: &str) -> bool {
+        self.attributes.iter().any(|a| a.property == property)
+            || self.elements.iter().any(|e| e.property == property)
+            || self.text.as_ref().is_some_and(|t| t.property == property)
     }
 
     fn check(&self, name: &str, types: &BTreeMap<String, XmlType>, problems: &mut Vec<String>) {
@@ -515,6 +688,7 @@ impl XmlType {
             property(&a.property, problems);
         }
         let mut element_names = BTreeSet::new();
+        let mut shared_checked = BTreeSet::new();
         for e in &self.elements {
             if !is_xml_name(&e.name) {
                 problems.push(format!(
@@ -533,7 +707,32 @@ impl XmlType {
                     ));
                 }
             }
-            property(&e.property, problems);
+            if let (Some(d), ElementContent::Complex(t)) = (&e.discriminator, &e.content) {
+                if d.property.is_empty() {
+                    problems.push(format!(
+                        "type {name}: element <{}> has a discriminator with an empty property",
+                        e.name
+                    ));
+                }
+                if types.get(t).is_some_and(|ty| ty.maps(&d.property)) {
+                    problems.push(format!(
+                        "type {name}: element <{}>: discriminator property '{}' is also mapped by type '{t}' (it must be JSON-only)",
+                        e.name, d.property
+                    ));
+                }
+            }
+            let sharing: Vec<&XmlElement> = self
+                .elements
+                .iter()
+                .filter(|o| o.property == e.property)
+                .collect();
+            if sharing.len() == 1 {
+                property(&e.property, problems);
+            } else if shared_checked.insert(e.property.as_str()) {
+                // Registered once, so an attribute or text on the same property is still caught.
+                property(&e.property, problems);
+                check_shared(name, &e.property, &sharing, problems);
+            }
         }
         if let Some(t) = &self.text {
             if !self.elements.is_empty() {
@@ -607,6 +806,20 @@ fn render<'v>(scalar: Scalar, value: &'v Value, path: &str) -> Result<Cow<'v, st
             ),
         )
     })
+}
+
+/// The items of a repeated element's value, or Unmappable when it is not an array.
+fn repeated_items<'v>(value: &'v Value, path: &str) -> Result<&'v [Value], XmlError> {
+    match value {
+        Value::Array(items) => Ok(items),
+        other => Err(unmappable(
+            path,
+            format!(
+                "expected an array (the element repeats), found {}",
+                json_kind(other)
+            ),
+        )),
+    }
 }
 
 /// An open element while decoding.
@@ -943,7 +1156,17 @@ impl<'m, 'i> Decoder<'m, 'i> {
                         .ok_or_else(|| bad_scalar(here(self), t.scalar, &frame.text))?;
                     frame.props.insert(t.property.clone(), v);
                 }
-                Value::Object(in_mapping_order(ty, std::mem::take(&mut frame.props)))
+                let ordered = in_mapping_order(ty, std::mem::take(&mut frame.props));
+                match frame.slot.and_then(|s| s.discriminator.as_ref()) {
+                    None => Value::Object(ordered),
+                    // An element chosen by a discriminator gives its member back, first.
+                    Some(d) => {
+                        let mut object = Map::with_capacity(ordered.len() + 1);
+                        object.insert(d.property.clone(), Value::String(d.value.clone()));
+                        object.extend(ordered);
+                        Value::Object(object)
+                    }
+                }
             }
         };
         let (Some(parent), Some(slot)) = (self.stack.last_mut(), frame.slot) else {
@@ -1253,6 +1476,8 @@ struct ElementRepr {
     type_name: Option<String>,
     #[serde(default)]
     scalar: Option<Scalar>,
+    #[serde(default)]
+    discriminator: Option<Discriminator>,
 }
 
 impl TryFrom<ElementRepr> for XmlElement {
@@ -1264,6 +1489,12 @@ impl TryFrom<ElementRepr> for XmlElement {
                 return Err(format!("element '{}' has both a type and a scalar", r.name))
             }
             (Some(t), None) => ElementContent::Complex(t),
+            (None, _) if r.discriminator.is_some() => {
+                return Err(format!(
+                    "element '{}' has a discriminator but no type (only objects carry one)",
+                    r.name
+                ))
+            }
             (None, scalar) => ElementContent::Simple(scalar.unwrap_or_default()),
         };
         let property = r.property.unwrap_or_else(|| {
@@ -1278,6 +1509,7 @@ impl TryFrom<ElementRepr> for XmlElement {
             property,
             repeated: r.repeated,
             content,
+            discriminator: r.discriminator,
         })
     }
 }

@@ -375,7 +375,12 @@ fn check_representations(file: &str, spec: &ApiSpec) -> Result<(), SpecError> {
     );
     let mut wants_xml = false;
     for media in all_media {
-        for declared in media.request.iter().chain(&media.response) {
+        for declared in media
+            .request
+            .iter()
+            .chain(&media.response)
+            .chain(&media.error)
+        {
             match Representation::of(declared) {
                 Some(Representation::Xml) => wants_xml = true,
                 Some(Representation::Json) => {}

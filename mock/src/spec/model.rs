@@ -61,6 +61,13 @@ pub struct Versioning {
     /// How a requested version is compared with the supported ones.
     #[serde(default, rename = "match")]
     pub matching: VersionMatch,
+    /// Answers carry the resolved version as the same parameter of their `Content-Type`, e.g.
+    /// `application/vnd.example.record+xml;version=39.0`, as some APIs do so a client knows
+    /// which version's shape it reads. Only meaningful for the `accept` carrier (the
+    /// meta-schema refuses it with another); an answer to a request whose version does not
+    /// resolve (none given, or unsupported) carries none.
+    #[serde(default)]
+    pub echo: bool,
 }
 
 /// Where the version travels.
@@ -86,6 +93,19 @@ pub enum VersionMatch {
 }
 
 impl Versioning {
+    /// The `Content-Type` parameter an answer carries when the versioning echoes (`echo` with
+    /// the `accept` carrier) and the request's version resolves: `(parameter, version)`.
+    pub fn echoed(&self, headers: &HeaderMap) -> Option<(&str, &str)> {
+        let VersionCarrier::Accept { parameter } = &self.carrier else {
+            return None;
+        };
+        if !self.echo {
+            return None;
+        }
+        let raw = self.requested(&[], headers, &[])?;
+        Some((parameter.as_str(), self.resolve(&raw)?))
+    }
+
     /// Resolve a requested version (`3`, `latest`, `39.0`) to a supported one.
     pub fn resolve(&self, raw: &str) -> Option<&str> {
         if let Some(v) = self.aliases.get(raw) {
