@@ -7,10 +7,9 @@ mock/tests/vcloud_pyvcloud_interop.rs runs this against the mock and checks the 
 Only public pyvcloud calls are used: Client (version negotiation from GET /api/versions, or a
 fixed api_version), set_credentials (cloudapi or legacy login, then GET /api/session),
 post_resource, get_resource, logout, rehydrate_from_token, and the exception classes of
-pyvcloud.vcd.exceptions. One step is not pyvcloud: when the query answer cannot be read (a mock
-bug at the time of writing), the event's URL is taken from the mock's control plane so the
-later steps still run; "href_from" says which. pyvcloud writes its log (every request and
-answer) next to CA_FILE; it would otherwise create vcd_pysdk.log in the working directory.
+pyvcloud.vcd.exceptions. The event's URL comes from the query answer, as a pyvcloud user would
+find it. pyvcloud writes its log (every request and answer) next to CA_FILE; it would otherwise
+create vcd_pysdk.log in the working directory.
 """
 import json
 import os
@@ -18,7 +17,6 @@ import sys
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
-import requests  # noqa: E402
 from lxml import etree  # noqa: E402
 from pyvcloud.vcd.client import E, BasicLoginCredentials, Client  # noqa: E402
 from pyvcloud.vcd.exceptions import VcdException, VcdResponseException  # noqa: E402
@@ -124,14 +122,6 @@ def main():
                             "message": str(e)}
 
     hrefs = [r["href"] for r in results["query"].get("records", [])]
-    results["href_from"] = "query"
-    if not hrefs and results["query"]["outcome"] == "unparseable":
-        # Not pyvcloud: the mock's control plane names the stored event, so the steps after the
-        # query still run while the query answer is unreadable (see the Rust test).
-        results["href_from"] = "control_plane"
-        stored = requests.get(f"{url}/__admin/vcloud-events/events", verify=ca, timeout=10).json()
-        hrefs = [f"{url}/api/admin/event/{e['uuid']}" for e in stored
-                 if e.get("event_type") == EVENT_TYPE]
     if hrefs:
         try:
             audit = client.get_resource(hrefs[0])

@@ -17,11 +17,6 @@ const EVENT_TYPE: &str = "com/acme/backup/finished";
 const SERVICE_NAMESPACE: &str = "com.acme.backup";
 const TYPE_FULL: &str = "Nightly backup of vApp web-01 finished.";
 
-/// A mock bug at this commit (reported, not fixed here: another engineer owns the API): the
-/// query service answers JSON however XML is asked for. While true, the test holds the query to
-/// exactly that failure; set it to false once the mock answers XML, and the records are checked.
-const QUERY_ANSWERS_JSON_TO_AN_XML_ACCEPT: bool = true;
-
 fn python() -> Option<std::ffi::OsString> {
     let found = std::env::var_os("INTEROP_PYTHON").or_else(|| std::env::var_os("CES_SDK_PYTHON"));
     if found.is_none() {
@@ -58,13 +53,9 @@ impl Drop for TempDir {
 
 /// Run the script against a fresh HTTPS mock; its JSON results and the events the mock stored.
 async fn run_pyvcloud(python: std::ffi::OsString) -> (Value, Value) {
-    // Cloud Director alone: with every API served, vSphere's claim on `/api` (its vAPI
-    // `POST /api/vcenter/system`, same empty base path, registered first) takes
-    // `GET /api/versions` and every other `/api/...` request (a mock bug, reported).
-    let config = MockConfig {
-        apis: vec!["vcloud-events".into()],
-        ..MockConfig::default()
-    };
+    // Every API served, as `event-mock` starts by default: vSphere also has an `/api/...`
+    // operation on the same empty base path, and Cloud Director's deeper claims must win.
+    let config = MockConfig::default();
     let settings: VcloudConfig = config.api().expect("settings");
     let user = settings
         .users
@@ -163,26 +154,8 @@ async fn pyvcloud_posts_and_reads_events_on_the_mock_over_https() {
 
     // The query service finds it, as QueryResultRecords of one EventRecord.
     let query = &results["query"];
-    let href = if QUERY_ANSWERS_JSON_TO_AN_XML_ACCEPT {
-        // The known mock bug: the records carry a `_type` member the XML mapping of
-        // QueryResultEventRecordType lacks, so the dispatcher falls back to JSON
-        // (`Content-Type: application/json`) and pyvcloud, which reads every answer as XML,
-        // fails to parse it. The script then takes the href from the control plane.
-        assert_eq!(
-            query["outcome"], "unparseable",
-            "the query answer is readable now: set QUERY_ANSWERS_JSON_TO_AN_XML_ACCEPT to false \
-             so its records are checked: {results:#}"
-        );
-        assert_eq!(query["exception"], "XMLSyntaxError", "{query}");
-        assert_eq!(results["href_from"], "control_plane");
-        eprintln!("KNOWN MOCK BUG: GET /api/query?type=event answers JSON to an XML Accept");
-        results["read"]["href"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no event read: {results:#}"))
-            .to_owned()
-    } else {
+    let href = {
         assert_eq!(query["outcome"], "returned", "{results:#}");
-        assert_eq!(results["href_from"], "query");
         assert_eq!(
             query["root"],
             "{http://www.vmware.com/vcloud/v1.5}QueryResultRecords"

@@ -1406,11 +1406,27 @@ fn bad_scalar(path: String, scalar: Scalar, found: &str) -> XmlError {
 
 /// At most `max` characters of `s`, with an ellipsis when cut: input quoted in an error stays
 /// small however large the input.
+/// At most `max` characters of `s` for an error message, control characters written as
+/// `\u{8}`: messages quote client input, and an answer in XML cannot carry most controls.
 fn shorten(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        None => s.to_owned(),
-        Some((cut, _)) => format!("{}…", &s[..cut]),
+    let (kept, cut) = match s.char_indices().nth(max) {
+        None => (s, false),
+        Some((at, _)) => (&s[..at], true),
+    };
+    let mut out: String = kept
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    if cut {
+        out.push('…');
     }
+    out
 }
 
 fn json_kind(v: &Value) -> &'static str {
