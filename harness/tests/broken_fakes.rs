@@ -616,3 +616,156 @@ async fn a_server_that_writes_the_type_name_last_is_an_advisory_finding() {
     );
     assert_eq!(verdict(&report, "VIM-HELLO-001"), Verdict::Pass);
 }
+
+// ---- Cloud Director ----
+
+/// A Cloud Director fake: the core behind wiremock, changed by `tweak`. The accounts and
+/// variables are what an operator passes for a live VCD (see the README).
+async fn vcloud_fake(
+    tweak: impl FnOnce(CoreResponder) -> CoreResponder,
+) -> (wiremock::MockServer, LiveTarget) {
+    use event_mock::apis::vcloud::config::VcloudConfig;
+    let config = MockConfig::default();
+    let server = mount(config.clone(), tweak).await;
+    let settings: VcloudConfig = config.api().expect("settings");
+    let org_id = |name: &str| {
+        settings
+            .orgs
+            .iter()
+            .find(|o| o.name == name)
+            .map(|o| o.id.clone())
+            .expect("org")
+    };
+    let login = |i: usize| {
+        let u = &settings.users[i];
+        (format!("{}@{}", u.name, u.org), u.password.clone())
+    };
+    // orgadmin@acme, administrator@System, orgadmin@globex, vappuser@acme (the defaults).
+    let (main, admin, other, viewer) = (login(0), login(1), login(2), login(3));
+    let vars: [(&str, String); 12] = [
+        ("version", "37.2".into()),
+        ("user", main.0.clone()),
+        ("password", main.1.clone()),
+        ("org", org_id("acme")),
+        ("org_name", "acme".into()),
+        ("admin_user", admin.0.clone()),
+        ("admin_password", admin.1.clone()),
+        ("admin_org_name", "System".into()),
+        ("other_user", other.0.clone()),
+        ("other_password", other.1.clone()),
+        ("other_org", org_id("globex")),
+        ("other_org_name", "globex".into()),
+    ];
+    let target = LiveTarget {
+        url: server.uri(),
+        accounts: Accounts::new(vec![
+            Account::new(password(&main.0, &main.1), true),
+            Account::new(password(&viewer.0, &viewer.1), false),
+        ]),
+        admin_url: Some(format!("{}/__admin", server.uri())),
+        vars: vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        trust: Default::default(),
+    };
+    (server, target)
+}
+
+async fn run_vcloud(target: &LiveTarget) -> SuiteReport {
+    let suite = load_suite("vcloud-events").expect("suite");
+    run_suite(&suite, &TargetKind::Live(target.clone()), None).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_vcloud_core_behind_wiremock_passes_its_whole_suite() {
+    let (_server, target) = vcloud_fake(|r| r).await;
+    let report = run_vcloud(&target).await;
+    assert_eq!(
+        report.count(Verdict::Pass),
+        report.requirements.len(),
+        "{}",
+        report.table(160)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vcloud_that_answers_404_for_an_unknown_event_is_reported() {
+    let (_server, target) = vcloud_fake(|r| {
+        r.with_response_tweak(|req, mut resp| {
+            if req.uri().path().starts_with("/api/admin/event/") && resp.status() == 403 {
+                *resp.status_mut() = http::StatusCode::NOT_FOUND;
+            }
+            resp
+        })
+    })
+    .await;
+    let report = run_vcloud(&target).await;
+    assert_eq!(
+        verdict(&report, "VCD-D-012"),
+        Verdict::Fail,
+        "{}",
+        report.table(160)
+    );
+    assert!(
+        reasons(&report, "VCD-D-012").contains("expected 403"),
+        "{}",
+        reasons(&report, "VCD-D-012")
+    );
+    assert_eq!(verdict(&report, "VCD-D-007"), Verdict::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vcloud_that_reads_events_only_as_json_is_reported_per_representation() {
+    // The server ignores an XML Accept on the event resource and answers JSON.
+    let (_server, target) = vcloud_fake(|r| {
+        r.with_request_tweak(|mut req| {
+            let xml_accept = req
+                .headers()
+                .get("accept")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("xml"));
+            if req.uri().path().starts_with("/api/admin/event/") && xml_accept {
+                req.headers_mut().insert(
+                    "accept",
+                    http::HeaderValue::from_static("application/*+json;version=37.2"),
+                );
+            }
+            req
+        })
+    })
+    .await;
+    let report = run_vcloud(&target).await;
+    assert_eq!(
+        verdict(&report, "VCD-D-011"),
+        Verdict::Fail,
+        "{}",
+        report.table(160)
+    );
+    let why = reasons(&report, "VCD-D-011");
+    assert!(why.contains("[xml]"), "{why}");
+    assert!(!why.contains("[json]"), "the JSON reads still pass: {why}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vcloud_that_does_not_echo_the_version_is_reported() {
+    let (_server, target) = vcloud_fake(|r| {
+        r.with_response_tweak(|_, mut resp| {
+            let bare = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.split(';').next().unwrap_or(v).to_owned());
+            if let Some(bare) = bare.and_then(|b| http::HeaderValue::from_str(&b).ok()) {
+                resp.headers_mut().insert("content-type", bare);
+            }
+            resp
+        })
+    })
+    .await;
+    let report = run_vcloud(&target).await;
+    assert_eq!(
+        verdict(&report, "VCD-D-003"),
+        Verdict::Fail,
+        "{}",
+        report.table(160)
+    );
+    assert_eq!(verdict(&report, "VCD-D-012"), Verdict::Pass);
+}

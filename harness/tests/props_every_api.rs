@@ -663,19 +663,21 @@ fn decoded(api: &Api, resp: &Response) -> Option<Value> {
 // The property
 
 /// The API that answers `path`, as the dispatcher routes: the longest base path under which
-/// the API claims the rest of the path. None: no API, the dispatcher's own 404.
+/// the API claims the rest of the path, then the deepest claim (APIs sharing a base path), then
+/// the first registered. None: no API, the dispatcher's own 404.
 fn owner<'w>(apis: &'w [Api], path: &str) -> Option<&'w Api> {
-    let mut best: Option<(&Api, usize)> = None;
+    let mut best: Option<(&Api, (usize, usize))> = None;
     for api in apis {
         for base in &api.bases {
             let Some(rest) = path.strip_prefix(base.as_str()) else {
                 continue;
             };
-            if (rest.is_empty() || rest.starts_with('/'))
-                && api.spec.claims(rest)
-                && best.is_none_or(|(_, len)| len < base.len())
-            {
-                best = Some((api, base.len()));
+            if !(rest.is_empty() || rest.starts_with('/')) {
+                continue;
+            }
+            let score = (base.len(), api.spec.claim_depth(rest));
+            if score.1 > 0 && best.is_none_or(|(_, b)| b < score) {
+                best = Some((api, score));
             }
         }
     }

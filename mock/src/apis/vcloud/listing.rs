@@ -366,18 +366,9 @@ impl VcloudApi {
         let time = super::fiql::parse_time(StoredEvent::str(event, "time"))
             .map(|t| t.format(&rule.time_format).to_string())
             .unwrap_or_default();
-        let properties: serde_json::Map<String, Value> = event["properties"]
+        let properties = event["properties"]
             .as_array()
-            .map(|ps| {
-                ps.iter()
-                    .map(|p| {
-                        (
-                            p["name"].as_str().unwrap_or_default().to_owned(),
-                            p.get("value").cloned().unwrap_or(Value::Null),
-                        )
-                    })
-                    .collect()
-            })
+            .map(|ps| super::properties_object(ps))
             .unwrap_or_default();
         json!({
             "eventId": format!("{}{}", self.rules.event.audit_urn_prefix, StoredEvent::str(event, "audit_uuid")),

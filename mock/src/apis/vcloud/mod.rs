@@ -532,6 +532,20 @@ impl VcloudApi {
 /// entries) are made from it when read.
 struct StoredEvent;
 
+/// EventProperty entries (`[{name, value}]`) as one object, `{name: value}`: the Details JSON
+/// and the audit trail's additionalProperties.
+fn properties_object(properties: &[Value]) -> Map<String, Value> {
+    properties
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default().to_owned(),
+                p.get("value").cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
 impl StoredEvent {
     fn str<'v>(event: &'v Value, name: &str) -> &'v str {
         event[name].as_str().unwrap_or_default()
@@ -848,18 +862,8 @@ impl VcloudApi {
             .as_array()
             .cloned()
             .unwrap_or_default();
-        let details = (!properties.is_empty()).then(|| {
-            let object: Map<String, Value> = properties
-                .iter()
-                .map(|p| {
-                    (
-                        p["name"].as_str().unwrap_or_default().to_owned(),
-                        p.get("value").cloned().unwrap_or(Value::Null),
-                    )
-                })
-                .collect();
-            Value::Object(object).to_string()
-        });
+        let details = (!properties.is_empty())
+            .then(|| Value::Object(properties_object(&properties)).to_string());
         let plain_reference = |r: &Value| {
             let mut out = Map::new();
             for key in ["href", "id", "type", "name"] {
