@@ -51,6 +51,9 @@ impl BodyLimit {
     }
 }
 
+/// Where a request goes: the API, the base path it came in under, and the rest of the path.
+type ApiRoute<'a, 'p> = (&'a Arc<dyn Api>, &'p str, &'p str);
+
 /// The mock: every served API behind one `handle`.
 pub struct Mock {
     config: MockConfig,
@@ -277,8 +280,9 @@ impl Mock {
 
     /// Find the API whose base path and resources cover `path`: the longest base path wins,
     /// then the deepest claim (APIs sharing a base path), then the first registered.
-    fn route<'p>(&self, path: &'p str) -> Option<(&Arc<dyn Api>, &'p str, &'p str)> {
-        let mut best: Option<((usize, usize), &Arc<dyn Api>, &'p str, &'p str)> = None;
+    fn route<'p>(&self, path: &'p str) -> Option<ApiRoute<'_, 'p>> {
+        // (base path length, claim depth) of the best so far, and its route.
+        let mut best: Option<((usize, usize), ApiRoute<'_, 'p>)> = None;
         for api in &self.apis {
             for base in api.base_paths() {
                 let Some(rest) = path.strip_prefix(base.as_str()) else {
@@ -292,12 +296,12 @@ impl Mock {
                     continue;
                 }
                 let score = (base.len(), depth);
-                if best.as_ref().is_none_or(|(b, ..)| *b < score) {
-                    best = Some((score, api, &path[..base.len()], rest));
+                if best.as_ref().is_none_or(|(b, _)| *b < score) {
+                    best = Some((score, (api, &path[..base.len()], rest)));
                 }
             }
         }
-        best.map(|(_, api, base, rest)| (api, base, rest))
+        best.map(|(_, route)| route)
     }
 }
 
