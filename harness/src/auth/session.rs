@@ -74,7 +74,7 @@ pub async fn login(
     let url = format!("{}{path}", auth.target.api_url);
     let method = reqwest::Method::from_bytes(op.method.as_bytes()).map_err(|e| e.to_string())?;
     let mut request = auth.client.request(method, &url);
-    if let Some(accept) = login_accept(auth, op) {
+    if let Some(accept) = login_accept(auth, op, &vars) {
         request = request.header("Accept", accept);
     }
     match &scheme.login_with {
@@ -140,13 +140,19 @@ fn token_of(
 }
 
 /// `Accept` for the login: the operation's first response type, with the version parameter
-/// when the API carries its version there.
-fn login_accept(auth: &ClientAuth<'_>, op: &event_mock::spec::Operation) -> Option<String> {
+/// when the API carries its version there (the scenario's variable of that name, e.g. a live
+/// target's `--var version=...`, else the spec's current version).
+fn login_accept(
+    auth: &ClientAuth<'_>,
+    op: &event_mock::spec::Operation,
+    vars: &Vars,
+) -> Option<String> {
     let media = auth.spec.media_types(Some(op)).response.first()?.clone();
     match &auth.spec.spec.versioning {
         Some(v) => match &v.carrier {
             VersionCarrier::Accept { parameter } => {
-                Some(format!("{media};{parameter}={}", v.current))
+                let version = vars.get(parameter).unwrap_or(&v.current);
+                Some(format!("{media};{parameter}={version}"))
             }
             _ => Some(media),
         },
