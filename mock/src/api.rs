@@ -47,6 +47,10 @@ impl Ctx<'_> {
     }
 }
 
+/// A read over more stored items than this is heavy (see [`Api::heavy`]): at roughly a
+/// microsecond per item, it takes longer than handing the request to a blocking thread.
+pub const HEAVY_SCAN_ITEMS: usize = 10_000;
+
 /// One vendor API implemented by the mock.
 pub trait Api: Send + Sync {
     /// The API's spec.
@@ -75,6 +79,13 @@ pub trait Api: Send + Sync {
     /// should answer: 0 is not at all; where APIs share a base path the deepest claim wins.
     fn claim_depth(&self, path: &str) -> usize {
         self.spec().claim_depth(path)
+    }
+
+    /// May answering `req` take long (a read scanning a large store)? Such requests are
+    /// answered off the server's I/O threads; everything else is answered in place, since a
+    /// hand-off costs more than the microseconds the work takes. By default nothing is heavy.
+    fn heavy(&self, _req: &Request, _path: &str) -> bool {
+        false
     }
 
     /// The largest request body this API accepts (the spec's, unless configured otherwise).

@@ -187,23 +187,26 @@ impl Mock {
     /// panic that slips through anyway is caught here and answered with the API's own 500
     /// (counted in [`Mock::panics_caught`]).
     pub fn handle(&self, req: Request) -> Response {
-        let (method, uri, headers) = (
-            req.method().clone(),
-            req.uri().clone(),
-            req.headers().clone(),
-        );
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.answer(req))) {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.answer(&req))) {
             Ok(resp) => resp,
             Err(_) => {
                 self.panics_caught
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let mut req = Request::new(Bytes::new());
-                *req.method_mut() = method;
-                *req.uri_mut() = uri;
-                *req.headers_mut() = headers;
                 self.backstop(&req)
             }
         }
+    }
+
+    /// May answering `req` take long? The control plane (a reset of large stores) and what
+    /// the addressed API calls heavy ([`Api::heavy`]); the server answers those on a blocking
+    /// thread and everything else in place.
+    pub fn is_heavy(&self, req: &Request) -> bool {
+        let path = req.uri().path();
+        if self.config.admin && (path == "/__admin" || path.starts_with("/__admin/")) {
+            return true;
+        }
+        self.route(path)
+            .is_some_and(|(api, _, rest)| api.heavy(req, rest))
     }
 
     /// How many panics the backstop caught since the mock started.
@@ -236,18 +239,18 @@ impl Mock {
         })
     }
 
-    fn answer(&self, req: Request) -> Response {
-        let path = req.uri().path().to_owned();
+    fn answer(&self, req: &Request) -> Response {
+        let path = req.uri().path();
         if self.config.admin && (path == "/__admin" || path.starts_with("/__admin/")) {
-            return admin::handle(self, &req, &path);
+            return admin::handle(self, req, path);
         }
-        match self.route(&path) {
+        match self.route(path) {
             Some((api, base, rest)) => {
                 let ctx = self.ctx(base, rest);
-                let fault = self.faults.take(api.id(), || api.operation_of(&req, rest));
+                let fault = self.faults.take(api.id(), || api.operation_of(req, rest));
                 let reply = match fault {
                     Some(fault) => {
-                        let mut reply = api.error(&fault.error, &req, &ctx);
+                        let mut reply = api.error(&fault.error, req, &ctx);
                         if let Some(seconds) = fault.retry_after {
                             reply
                                 .headers
@@ -255,9 +258,9 @@ impl Mock {
                         }
                         reply
                     }
-                    None => api.handle(&req, &ctx),
+                    None => api.handle(req, &ctx),
                 };
-                encode(api.as_ref(), &req, rest, reply)
+                encode(api.as_ref(), req, rest, reply)
             }
             None => json_response(
                 StatusCode::NOT_FOUND,

@@ -647,6 +647,15 @@ impl Api for MwsApi {
         &self.spec
     }
 
+    /// Reads over a large store are answered off the I/O threads.
+    fn heavy(&self, req: &Request, path: &str) -> bool {
+        self.store.len() > api::HEAVY_SCAN_ITEMS
+            && matches!(
+                self.spec.route(req.method().as_str(), path),
+                Routed::Operation(op, _) if matches!(op.id.as_str(), "listEvents")
+            )
+    }
+
     fn body_limit(&self) -> usize {
         self.body_limit
     }

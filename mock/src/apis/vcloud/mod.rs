@@ -1045,6 +1045,15 @@ impl Api for VcloudApi {
         &self.spec
     }
 
+    /// Reads over a large store are answered off the I/O threads.
+    fn heavy(&self, req: &Request, path: &str) -> bool {
+        self.events.len() > api::HEAVY_SCAN_ITEMS
+            && matches!(
+                self.spec.route(req.method().as_str(), path),
+                Routed::Operation(op, _) if matches!(op.id.as_str(), "query" | "auditTrail")
+            )
+    }
+
     fn handle(&self, req: &Request, ctx: &Ctx<'_>) -> Reply {
         let mut reply = self.answer(req, ctx);
         reply.set_header(self.rules.request_id.clone(), &uuid(ctx.ids));

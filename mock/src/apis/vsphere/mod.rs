@@ -1190,6 +1190,15 @@ impl Api for VsphereApi {
         &self.spec
     }
 
+    /// Reads over a large store are answered off the I/O threads.
+    fn heavy(&self, req: &Request, path: &str) -> bool {
+        self.events.len() > api::HEAVY_SCAN_ITEMS
+            && matches!(
+                self.spec.route(req.method().as_str(), path),
+                Routed::Operation(op, _) if matches!(op.id.as_str(), "queryEvents" | "createCollectorForEvents" | "readNextEvents" | "readPreviousEvents" | "latestPage" | "resetCollector")
+            )
+    }
+
     fn handle(&self, req: &Request, ctx: &Ctx<'_>) -> Reply {
         self.answer(req, ctx)
     }
