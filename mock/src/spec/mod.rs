@@ -142,28 +142,34 @@ impl LoadedSpec {
     /// Which operation a request addresses: the path must match an operation's template, and the
     /// method one of those operations.
     pub fn route<'s, 'p>(&'s self, method: &str, path: &'p str) -> Routed<'s, 'p> {
-        let candidates: Vec<(&Operation, Vec<(&str, &'p str)>)> = self
+        // The most specific template wins (fewest parameters; the first declared on a tie), so
+        // a catch-all such as `/{type}/{id}/{method}` answers only what no named operation covers.
+        let mut best: Option<(&Operation, Vec<(&str, &'p str)>)> = None;
+        for op in &self.spec.operations {
+            if op.method != method {
+                continue;
+            }
+            if let Some(params) = op.path_params(path) {
+                if best.as_ref().is_none_or(|(_, b)| params.len() < b.len()) {
+                    best = Some((op, params));
+                }
+            }
+        }
+        if let Some((op, params)) = best {
+            return Routed::Operation(op, params);
+        }
+        // No operation of this method: which methods the path has, if any (the rare case).
+        let allowed: Vec<&str> = self
             .spec
             .operations
             .iter()
-            .filter_map(|op| op.path_params(path).map(|params| (op, params)))
+            .filter(|op| op.matches_path(path))
+            .map(|op| op.method.as_str())
             .collect();
-        if candidates.is_empty() {
-            return Routed::NoSuchPath;
-        }
-        let allowed: Vec<&str> = candidates
-            .iter()
-            .map(|(op, _)| op.method.as_str())
-            .collect();
-        // The most specific template wins (fewest parameters; the first declared on a tie), so
-        // a catch-all such as `/{type}/{id}/{method}` answers only what no named operation covers.
-        match candidates
-            .into_iter()
-            .filter(|(op, _)| op.method == method)
-            .min_by_key(|(_, params)| params.len())
-        {
-            Some((op, params)) => Routed::Operation(op, params),
-            None => Routed::MethodNotAllowed(allowed),
+        if allowed.is_empty() {
+            Routed::NoSuchPath
+        } else {
+            Routed::MethodNotAllowed(allowed)
         }
     }
 

@@ -274,20 +274,22 @@ impl Operation {
 
     /// The `{name}` segments of the template, filled from `path`; `None` if it does not match.
     pub fn path_params<'p>(&self, path: &'p str) -> Option<Vec<(&str, &'p str)>> {
-        let want: Vec<&str> = self.path.split('/').filter(|s| !s.is_empty()).collect();
-        let got: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        if want.len() != got.len() {
-            return None;
-        }
+        // In lockstep, without collecting either side: this runs for every operation of every
+        // request, and most templates are refused at their first segment.
+        let mut want = self.path.split('/').filter(|s| !s.is_empty());
+        let mut got = path.split('/').filter(|s| !s.is_empty());
         let mut params = Vec::new();
-        for (w, g) in want.iter().zip(&got) {
-            match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
-                Some(name) => params.push((name, *g)),
-                None if w == g => {}
-                None => return None,
+        loop {
+            match (want.next(), got.next()) {
+                (None, None) => return Some(params),
+                (Some(w), Some(g)) => match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                    Some(name) => params.push((name, g)),
+                    None if w == g => {}
+                    None => return None,
+                },
+                _ => return None,
             }
         }
-        Some(params)
     }
 
     /// The template with `{name}` segments filled in.
