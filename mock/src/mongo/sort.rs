@@ -109,16 +109,41 @@ impl SortSpec {
         if self.keys.is_empty() || docs.len() < 2 {
             return;
         }
+        let order = self.order(docs, docs.len());
+        let original: Vec<&'v Value> = docs.to_vec();
+        for (slot, i) in docs.iter_mut().zip(order) {
+            *slot = original[i];
+        }
+    }
+
+    /// The first `k` of what [`SortSpec::sort`] would give, in that order, and nothing else:
+    /// a page at `offset`/`max` needs only `offset + max` documents sorted, so a selection
+    /// (linear) replaces sorting every match.
+    pub fn sort_top(&self, docs: &mut Vec<&Value>, k: usize) {
+        if k >= docs.len() {
+            self.sort(docs);
+            return;
+        }
+        if self.keys.is_empty() {
+            docs.truncate(k);
+            return;
+        }
+        let order = self.order(docs, k);
+        *docs = order.into_iter().map(|i| docs[i]).collect();
+    }
+
+    /// The indices of the first `k` documents in sorted order, ties by input position.
+    fn order(&self, docs: &[&Value], k: usize) -> Vec<usize> {
         // Extract every key once: path walks are far costlier than key comparisons.
         let width = self.keys.len();
-        let mut keys: Vec<Key<'v>> = Vec::with_capacity(docs.len() * width);
+        let mut keys: Vec<Key<'_>> = Vec::with_capacity(docs.len() * width);
         for doc in docs.iter() {
             for (path, dir) in &self.keys {
                 keys.push(sort_key(doc, &path.parts, *dir));
             }
         }
-        let mut order: Vec<usize> = (0..docs.len()).collect();
-        order.sort_by(|&i, &j| {
+        // A total order: the keys, then the input position (what makes it stable).
+        let compare = |&i: &usize, &j: &usize| {
             let (ki, kj) = (&keys[i * width..][..width], &keys[j * width..][..width]);
             for (((_, dir), a), b) in self.keys.iter().zip(ki).zip(kj) {
                 let ord = directed(*dir, *a, *b);
@@ -126,12 +151,18 @@ impl SortSpec {
                     return ord;
                 }
             }
-            Ordering::Equal
-        });
-        let original: Vec<&'v Value> = docs.to_vec();
-        for (slot, i) in docs.iter_mut().zip(order) {
-            *slot = original[i];
+            i.cmp(&j)
+        };
+        let mut order: Vec<usize> = (0..docs.len()).collect();
+        if k == 0 {
+            return Vec::new();
         }
+        if k < order.len() {
+            order.select_nth_unstable_by(k - 1, compare);
+            order.truncate(k);
+        }
+        order.sort_unstable_by(compare);
+        order
     }
 }
 
@@ -235,6 +266,30 @@ mod tests {
         assert_eq!(ids(json!({"s": 1}), &docs), vec![2, 4, 1, 3]);
         assert_eq!(ids(json!({"s": -1, "t": 1.0}), &docs), vec![3, 1, 2, 4]);
         assert_eq!(ids(json!({}), &docs), vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn the_top_k_is_the_first_k_of_the_stable_sort() {
+        // Many ties, mixed types and missing fields: the selection must agree exactly.
+        let docs: Vec<Value> = (0..300)
+            .map(|n| match n % 5 {
+                0 => json!({"n": n, "a": (n * 7) % 4}),
+                1 => json!({"n": n, "a": format!("s{}", (n * 3) % 5)}),
+                2 => json!({"n": n}),
+                3 => json!({"n": n, "a": null, "b": n % 2}),
+                _ => json!({"n": n, "a": [(n * 11) % 6, 1], "b": -(n % 3)}),
+            })
+            .collect();
+        for spec in [json!({"a": 1}), json!({"a": -1, "b": 1}), json!({"b": -1})] {
+            let spec = SortSpec::parse(&spec).unwrap();
+            let mut all: Vec<&Value> = docs.iter().collect();
+            spec.sort(&mut all);
+            for k in [0, 1, 7, 150, 299, 300, 400] {
+                let mut top: Vec<&Value> = docs.iter().collect();
+                spec.sort_top(&mut top, k);
+                assert_eq!(top, all[..k.min(all.len())].to_vec(), "k = {k}");
+            }
+        }
     }
 
     #[test]

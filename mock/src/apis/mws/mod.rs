@@ -375,13 +375,14 @@ impl MwsApi {
             TotalCount::Matching => matched.len(),
             TotalCount::All => stored,
         };
+        // MongoDB's limit(0) means no limit; a page is still capped.
+        let take = max.filter(|&m| m > 0).unwrap_or(self.page_items);
         match &sort {
-            Some(sort) => sort.sort(&mut matched),
+            // Only the documents up to the end of the page need sorting.
+            Some(sort) => sort.sort_top(&mut matched, offset.saturating_add(take)),
             None if self.list_order == ListOrder::NewestFirst => matched.reverse(),
             None => {}
         }
-        // MongoDB's limit(0) means no limit; a page is still capped.
-        let take = max.filter(|&m| m > 0).unwrap_or(self.page_items);
         let view = if legacy { View::Legacy } else { View::Current };
         let results: Vec<Value> = matched
             .into_iter()
