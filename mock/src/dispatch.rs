@@ -197,13 +197,13 @@ impl Mock {
         }
     }
 
-    /// May answering `req` take long? The control plane (a reset of large stores) and what
-    /// the addressed API calls heavy ([`Api::heavy`]); the server answers those on a blocking
-    /// thread and everything else in place.
+    /// May answering `req` take long? The control plane beyond its health check (a reset or
+    /// a dump of large stores) and what the addressed API calls heavy ([`Api::heavy`]); the
+    /// server answers those on a blocking thread and everything else in place.
     pub fn is_heavy(&self, req: &Request) -> bool {
         let path = req.uri().path();
         if self.config.admin && (path == "/__admin" || path.starts_with("/__admin/")) {
-            return true;
+            return !matches!(path, "/__admin" | "/__admin/" | "/__admin/health");
         }
         self.route(path)
             .is_some_and(|(api, _, rest)| api.heavy(req, rest))

@@ -325,6 +325,7 @@ fn only_reads_over_large_stores_and_the_control_plane_leave_the_io_threads() {
     assert!(!mock.is_heavy(&list), "a list over an empty store is light");
     assert!(!mock.is_heavy(&post));
     assert!(mock.is_heavy(&req("POST", "/__admin/reset")));
+    assert!(!mock.is_heavy(&req("GET", "/__admin/health")));
     // Past the threshold the same list is heavy; a post still is not.
     let events: Vec<Value> = (0..=event_mock::api::HEAVY_SCAN_ITEMS)
         .map(|i| {

@@ -3,7 +3,9 @@
 //! - `conformance`: run the conformance suites (embedded mock by default, or `--target URL`).
 //! - `serve`: the standalone mock server.
 //! - `fuzz`: the property tests' long runs, in release mode, for about `--minutes N`.
+//! - `bench`: speed and memory of the release mock beside a minimal server (`docs/PERFORMANCE.md`).
 
+mod bench;
 mod fuzz;
 
 use std::path::PathBuf;
@@ -35,6 +37,10 @@ enum Command {
     /// Run the property tests with fresh seeds for about --minutes N (release build), e.g.
     /// `cargo xtask fuzz --minutes 10 --target query`. Exits non-zero when a property fails.
     Fuzz(fuzz::FuzzArgs),
+    /// Measure the release mock beside a minimal hyper server in one run (req/s, latency, CPU
+    /// and memory per request, cold start, stores, MWS queries) and write docs/PERFORMANCE.md.
+    /// `--quick` takes seconds (what .ci/run does).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -105,6 +111,7 @@ fn main() -> ExitCode {
         Command::Fuzz(args) => fuzz::run(args),
         Command::Conformance(args) => runtime().and_then(|rt| rt.block_on(conformance(args))),
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(args.run()).map(|()| true)),
+        Command::Bench(args) => bench::run(args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

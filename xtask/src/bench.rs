@@ -1,0 +1,1044 @@
+//! `cargo xtask bench`: the mock's speed and memory, measured beside a minimal server.
+//!
+//! Both servers are release builds started as their own processes (`event-mock` and the
+//! `baseline` example of the mock crate, a fixed-body hyper server), so their CPU time and
+//! resident memory can be read from `/proc`. Cells are interleaved (every cell once per
+//! round, several rounds) and the median is reported, so the machine's drift falls on all
+//! cells alike; ratios are to the baseline of the same run. It is a benchmark: slowness never
+//! fails it, only a server that does not start or answers with the wrong status does.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Seconds-long run with small sizes on the debug build (what .ci/run does, so the tool
+    /// cannot rot; its figures mean nothing).
+    #[arg(long)]
+    quick: bool,
+    /// Where to write the report (default: docs/PERFORMANCE.md, or under target/ with --quick).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Another `event-mock` binary (e.g. a release build of an earlier commit) measured in the
+    /// same run, interleaved, for a before/after comparison: its rows are marked [before].
+    #[arg(long)]
+    before: Option<PathBuf>,
+}
+
+/// Sizes of a run.
+struct Plan {
+    rounds: usize,
+    cell: Duration,
+    warmup: Duration,
+    idle_requests: usize,
+    stored_events: usize,
+    query_events: usize,
+    cold_starts: usize,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Plan {
+                rounds: 1,
+                cell: Duration::from_millis(400),
+                warmup: Duration::from_millis(100),
+                idle_requests: 5_000,
+                stored_events: 5_000,
+                query_events: 20_000,
+                cold_starts: 2,
+            }
+        } else {
+            Plan {
+                rounds: 3,
+                cell: Duration::from_secs(3),
+                warmup: Duration::from_millis(500),
+                idle_requests: 1_000_000,
+                stored_events: 100_000,
+                query_events: 1_000_000,
+                cold_starts: 5,
+            }
+        }
+    }
+}
+
+/// A server process under test.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(binary: &Path, args: &[&str], port: u16) -> Result<Self> {
+        let mut command = Command::new(binary);
+        command
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        Ok(Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Utime + stime, in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) start at ") ".
+        let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime and stime are fields 14 and 15 of stat; 12 and 13 after the name and state.
+        // SAFETY: sysconf only reads a configuration value.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (ticks(11) + ticks(12)) / per_second.max(1.0)
+    }
+
+    /// Resident memory in bytes.
+    fn rss(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// What is measured: the server kind, and a request factory with its expected status.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cell {
+    Baseline,
+    Health,
+    MwsPost,
+    MwsList,
+    CesPost,
+    VspherePost,
+    VsphereQuery,
+    VcloudPost,
+    VcloudQuery,
+}
+
+impl Cell {
+    const ALL: [Cell; 9] = [
+        Cell::Baseline,
+        Cell::Health,
+        Cell::MwsPost,
+        Cell::MwsList,
+        Cell::CesPost,
+        Cell::VspherePost,
+        Cell::VsphereQuery,
+        Cell::VcloudPost,
+        Cell::VcloudQuery,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Cell::Baseline => "baseline: hyper, fixed body",
+            Cell::Health => "mock GET /__admin/health",
+            Cell::MwsPost => "MWS POST v3 (Basic, stored)",
+            Cell::MwsList => "MWS GET list max=10",
+            Cell::CesPost => "Cloud Eye POST 1 event (token)",
+            Cell::VspherePost => "vSphere PostEvent (session)",
+            Cell::VsphereQuery => "vSphere QueryEvents maxCount=10",
+            Cell::VcloudPost => "Cloud Director POST event (JSON)",
+            Cell::VcloudQuery => "Cloud Director query pageSize=10",
+        }
+    }
+
+    fn is_write(self) -> bool {
+        matches!(
+            self,
+            Cell::MwsPost | Cell::CesPost | Cell::VspherePost | Cell::VcloudPost
+        )
+    }
+}
+
+/// A session or other per-client setup a cell needs.
+async fn session(http: &reqwest::Client, base: &str, cell: Cell) -> Result<Option<String>> {
+    Ok(match cell {
+        Cell::VspherePost | Cell::VsphereQuery => {
+            let resp = http
+                .post(format!(
+                    "{base}/sdk/vim25/8.0.2.0/SessionManager/SessionManager/Login"
+                ))
+                .json(&json!({"userName": "administrator@vsphere.local", "password": "Mock-Admin-Pass1!"}))
+                .send()
+                .await?;
+            Some(
+                resp.headers()
+                    .get("vmware-api-session-id")
+                    .context("vSphere login")?
+                    .to_str()?
+                    .to_owned(),
+            )
+        }
+        Cell::VcloudPost | Cell::VcloudQuery => {
+            let resp = http
+                .post(format!("{base}/api/sessions"))
+                .basic_auth("orgadmin@acme", Some("Mock-OrgAdmin-Pass1!"))
+                .header("accept", "application/*+xml;version=37.2")
+                .send()
+                .await?;
+            Some(
+                resp.headers()
+                    .get("x-vcloud-authorization")
+                    .context("Cloud Director login")?
+                    .to_str()?
+                    .to_owned(),
+            )
+        }
+        _ => None,
+    })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The cell's request number `i`, and the status it must get.
+fn request(
+    http: &reqwest::Client,
+    base: &str,
+    cell: Cell,
+    token: Option<&str>,
+    i: u64,
+) -> (reqwest::RequestBuilder, u16) {
+    let token = token.unwrap_or_default();
+    match cell {
+        Cell::Baseline => (http.get(format!("{base}/")), 200),
+        Cell::Health => (http.get(format!("{base}/__admin/health")), 200),
+        Cell::MwsPost => (
+            http.post(format!("{base}/mws/rest/events?api-version=3"))
+                .basic_auth("admin", Some("secret"))
+                .json(&json!({"arguments": ["vm1"], "associatedObjects": [{"type": "VM", "id": "vm1"}],
+                    "code": 234881023, "eventDate": "2024-06-10 17:13:31 UTC", "eventType": "VM Provision",
+                    "message": format!("The virtual machine vm{i} was provisioned"), "origin": "CSA Plugin",
+                    "severity": "INFO"})),
+            201,
+        ),
+        Cell::MwsList => (
+            http.get(format!(
+                "{base}/mws/rest/events?api-version=3&max=10&sort=%7BeventDate:-1%7D"
+            ))
+            .basic_auth("admin", Some("secret")),
+            200,
+        ),
+        Cell::CesPost => (
+            http.post(format!(
+                "{base}/V1.0/0123456789abcdef0123456789abcdef/events"
+            ))
+            .header("X-Auth-Token", "MIIT-test-token-0123456789")
+            .json(&json!([{"event_name": "systemInvaded", "event_source": "financial.System",
+                "time": now_ms(), "detail": {"content": "The financial system was invaded",
+                "resource_name": format!("r{i}"), "event_state": "normal", "event_level": "Major"}}])),
+            201,
+        ),
+        Cell::VspherePost => (
+            http.post(format!(
+                "{base}/sdk/vim25/8.0.2.0/EventManager/EventManager/PostEvent"
+            ))
+            .header("vmware-api-session-id", token)
+            .json(&json!({"eventToPost": {"_typeName": "EventEx", "key": 0, "chainId": 0,
+                "createdTime": "2020-01-01T00:00:00Z", "userName": "bench",
+                "eventTypeId": "com.example.bench"}})),
+            204,
+        ),
+        Cell::VsphereQuery => (
+            http.post(format!(
+                "{base}/sdk/vim25/8.0.2.0/EventManager/EventManager/QueryEvents"
+            ))
+            .header("vmware-api-session-id", token)
+            .json(&json!({"filter": {"_typeName": "EventFilterSpec", "maxCount": 10}})),
+            200,
+        ),
+        Cell::VcloudPost => (
+            http.post(format!(
+                "{base}/api/admin/org/7b832bc5-3d65-45a2-8d35-da28388ab80a/events"
+            ))
+            .header("x-vcloud-authorization", token)
+            .header("accept", "application/*+xml;version=37.2")
+            .header("content-type", "application/vnd.vmware.admin.event+json")
+            .body(r#"{"type":"Bench","serviceNamespace":"bench","success":true}"#),
+            204,
+        ),
+        Cell::VcloudQuery => (
+            http.get(format!("{base}/api/query?type=event&pageSize=10"))
+                .header("x-vcloud-authorization", token)
+                .header("accept", "application/*+xml;version=37.2"),
+            200,
+        ),
+    }
+}
+
+/// A minimal HTTP/1.1 keep-alive connection for the measured loop: a request's bytes out, the
+/// status line, headers and `Content-Length` body in. Far cheaper than a full client, which
+/// matters when the load shares two cores with the server under test.
+struct RawConnection {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+    host: String,
+}
+
+impl RawConnection {
+    async fn open(base: &str) -> Result<Self> {
+        let host = base.trim_start_matches("http://").to_owned();
+        let stream = tokio::net::TcpStream::connect(&host).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream: tokio::io::BufReader::new(stream),
+            host,
+        })
+    }
+
+    /// Send `request` (built, not sent, by reqwest) and return the answer's status.
+    async fn send(&mut self, request: reqwest::Request) -> Result<u16> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let url = request.url();
+        let target = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let body = request
+            .body()
+            .and_then(|b| b.as_bytes())
+            .unwrap_or_default();
+        let mut head = format!(
+            "{} {target} HTTP/1.1\r\nhost: {}\r\n",
+            request.method(),
+            self.host
+        );
+        for (name, value) in request.headers() {
+            let _ = write!(head, "{name}: {}\r\n", value.to_str().unwrap_or_default());
+        }
+        let _ = write!(head, "content-length: {}\r\n\r\n", body.len());
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body);
+        self.stream.get_mut().write_all(&bytes).await?;
+        let mut line = String::new();
+        self.stream.read_line(&mut line).await?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .context("status line")?;
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            if self.stream.read_line(&mut line).await? == 0 {
+                bail!("connection closed");
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                    bail!("chunked answers are not read by the bench client");
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.stream.read_exact(&mut body).await?;
+        Ok(status)
+    }
+}
+
+/// One measurement of a cell at a connection count.
+#[derive(Clone, Copy, Default)]
+struct Sample {
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+    cpu_us: f64,
+    rss: u64,
+    errors: u64,
+}
+
+/// Load `server` with `connections` clients for `duration` (after a warm-up).
+async fn load(
+    server: &Server,
+    cell: Cell,
+    connections: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> Result<Sample> {
+    let base = server.url.clone();
+    // Sessions first, then a warm-up, then the measured window.
+    let mut clients = Vec::new();
+    for _ in 0..connections {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .http1_only()
+            .build()?;
+        let token = session(&http, &base, cell).await?;
+        clients.push((http, token));
+    }
+    let run = |window: Duration, clients: Vec<(reqwest::Client, Option<String>)>| {
+        let base = base.clone();
+        async move {
+            let deadline = Instant::now() + window;
+            let mut tasks = Vec::new();
+            for (c, (http, token)) in clients.into_iter().enumerate() {
+                let base = base.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut latencies: Vec<u32> = Vec::new();
+                    let mut errors = 0u64;
+                    let mut i = (c as u64) << 32;
+                    let mut connection = RawConnection::open(&base).await.ok();
+                    while Instant::now() < deadline {
+                        let (req, want) = request(&http, &base, cell, token.as_deref(), i);
+                        i += 1;
+                        let Ok(req) = req.build() else {
+                            errors += 1;
+                            continue;
+                        };
+                        let started = Instant::now();
+                        let status = match connection.as_mut() {
+                            Some(conn) => conn.send(req).await.ok(),
+                            None => None,
+                        };
+                        latencies.push(started.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        if status != Some(want) {
+                            errors += 1;
+                            // A broken connection is replaced, as a client would.
+                            if status.is_none() {
+                                connection = RawConnection::open(&base).await.ok();
+                            }
+                        }
+                    }
+                    (latencies, errors, http, token)
+                }));
+            }
+            let mut all = Vec::new();
+            let mut errors = 0;
+            let mut back = Vec::new();
+            for task in tasks {
+                let (l, e, http, token) = task.await.expect("load client");
+                all.extend(l);
+                errors += e;
+                back.push((http, token));
+            }
+            (all, errors, back)
+        }
+    };
+    let (_, _, clients) = run(warmup, clients).await;
+    let cpu_before = server.cpu_seconds();
+    let started = Instant::now();
+    let (mut latencies, errors, _) = run(duration, clients).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = server.cpu_seconds() - cpu_before;
+    latencies.sort_unstable();
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0) as f64
+    };
+    let n = latencies.len().max(1) as f64;
+    Ok(Sample {
+        rps: latencies.len() as f64 / elapsed,
+        p50_us: pick(0.50),
+        p99_us: pick(0.99),
+        cpu_us: cpu * 1e6 / n,
+        rss: server.rss(),
+        errors,
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+struct Binaries {
+    mock: PathBuf,
+    baseline: PathBuf,
+    before: Option<PathBuf>,
+}
+
+/// Release builds; `--quick` (CI, where only the tool's health matters, not its figures)
+/// reuses the debug build the tests made.
+fn build(root: &Path, release: bool) -> Result<Binaries> {
+    let mut args = vec![
+        "build",
+        "-p",
+        "event-mock",
+        "--bin",
+        "event-mock",
+        "--example",
+        "baseline",
+    ];
+    if release {
+        args.push("--release");
+    }
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root)
+        .args(&args)
+        .status()
+        .context("cargo build")?;
+    if !status.success() {
+        bail!("the release build failed");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let profile = if release { "release" } else { "debug" };
+    Ok(Binaries {
+        mock: target.join(profile).join("event-mock"),
+        baseline: target.join(profile).join("examples/baseline"),
+        before: None,
+    })
+}
+
+/// Start a fresh server for `cell` (the `before` binary if asked) and wait until it answers.
+async fn start_of(bins: &Binaries, cell: Cell, before: bool) -> Result<(Server, Duration)> {
+    let port = free_port()?;
+    let port_text = port.to_string();
+    let started = Instant::now();
+    let mock = match (&bins.before, before) {
+        (Some(path), true) => path,
+        _ => &bins.mock,
+    };
+    let server = if cell == Cell::Baseline {
+        Server::start(&bins.baseline, &[&port_text], port)?
+    } else {
+        Server::start(mock, &["--port", &port_text], port)?
+    };
+    let probe = if cell == Cell::Baseline {
+        format!("{}/", server.url)
+    } else {
+        format!("{}/__admin/health", server.url)
+    };
+    let http = reqwest::Client::new();
+    loop {
+        if let Ok(resp) = http.get(&probe).send().await {
+            if resp.status().is_success() {
+                return Ok((server, started.elapsed()));
+            }
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            bail!("{} did not start", cell.label());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Post `count` requests of `cell` at 32 connections (no timing).
+async fn start(bins: &Binaries, cell: Cell) -> Result<(Server, Duration)> {
+    start_of(bins, cell, false).await
+}
+
+async fn drive(server: &Server, cell: Cell, count: usize) -> Result<u64> {
+    let connections = 32usize;
+    let per = count.div_ceil(connections);
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let base = server.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let token = session(&http, &base, cell).await.ok().flatten();
+            let mut errors = 0u64;
+            let Ok(mut connection) = RawConnection::open(&base).await else {
+                return per as u64;
+            };
+            for i in 0..per {
+                let (req, want) =
+                    request(&http, &base, cell, token.as_deref(), (c * per + i) as u64);
+                let status = match req.build() {
+                    Ok(req) => connection.send(req).await.ok(),
+                    Err(_) => None,
+                };
+                if status != Some(want) {
+                    errors += 1;
+                }
+            }
+            errors
+        }));
+    }
+    let mut errors = 0;
+    for t in tasks {
+        errors += t.await.expect("driver");
+    }
+    Ok(errors)
+}
+
+/// Seed `count` MWS events through the control plane, in batches.
+async fn seed_mws(server: &Server, count: usize) -> Result<()> {
+    let http = reqwest::Client::new();
+    let severities = ["INFO", "WARN", "ERROR", "FATAL"];
+    let batch = 10_000;
+    let mut done = 0;
+    while done < count {
+        let n = batch.min(count - done);
+        let events: Vec<Value> = (done..done + n)
+            .map(|i| {
+                json!({"arguments": [format!("vm{i}")], "associatedObjects": [{"type": "VM", "id": format!("vm{}", i % 1000)}],
+                    "code": i % 5000, "eventDate": format!("2024-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+                        1 + i % 12, 1 + i % 28, i % 24, i % 60, (i / 60) % 60),
+                    "eventType": format!("type{}", i % 50), "message": format!("event {i}"),
+                    "origin": "bench", "severity": severities[i % 4]})
+            })
+            .collect();
+        let resp = http
+            .post(format!("{}/__admin/mws-events/events", server.url))
+            .json(&events)
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            bail!(
+                "seeding MWS failed: {}",
+                resp.text().await.unwrap_or_default()
+            );
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// The query's median wall time over three runs, in ms, and whether it answered 200.
+async fn time_query(server: &Server, query: &str) -> Result<f64> {
+    let http = reqwest::Client::new();
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let resp = http
+            .get(format!(
+                "{}/mws/rest/events?api-version=3&{query}",
+                server.url
+            ))
+            .basic_auth("admin", Some("secret"))
+            .send()
+            .await?;
+        let status = resp.status();
+        let _ = resp.bytes().await;
+        if status != 200 {
+            bail!("query {query} answered {status}");
+        }
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(median(times))
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("workspace root")?
+        .to_path_buf();
+    let mut bins = build(&root, !args.quick)?;
+    bins.before = args.before.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let plan = Plan::new(args.quick);
+    let report = runtime.block_on(measure(&bins, &plan, &root))?;
+    let out = args.out.unwrap_or_else(|| {
+        if args.quick {
+            root.join("target/bench/PERFORMANCE.md")
+        } else {
+            root.join("docs/PERFORMANCE.md")
+        }
+    });
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let command = if args.quick {
+        "cargo xtask bench --quick"
+    } else {
+        "cargo xtask bench"
+    };
+    std::fs::write(&out, report.markdown(command))?;
+    println!("{}", report.table());
+    println!("written: {}", out.display());
+    if report.errors > 0 {
+        bail!("{} requests got an unexpected status", report.errors);
+    }
+    Ok(())
+}
+
+struct Report {
+    /// (cell, whether the [before] binary, connections) -> median sample.
+    cells: Vec<(Cell, bool, usize, Sample)>,
+    cold_baseline_ms: f64,
+    cold_mock_ms: f64,
+    idle_rss: u64,
+    idle_requests: usize,
+    stored_events: usize,
+    per_event_bytes: f64,
+    rss_before_store: u64,
+    rss_stored: u64,
+    rss_after_reset: u64,
+    query_events: usize,
+    queries: Vec<(&'static str, f64)>,
+    conformance_s: Option<f64>,
+    errors: u64,
+}
+
+async fn measure(bins: &Binaries, plan: &Plan, root: &Path) -> Result<Report> {
+    let mut samples: Vec<(Cell, bool, usize, Vec<Sample>)> = Vec::new();
+    let mut units: Vec<(Cell, bool)> = Cell::ALL.iter().map(|c| (*c, false)).collect();
+    if bins.before.is_some() {
+        // The earlier binary's health and writes, interleaved with today's.
+        units.extend(
+            Cell::ALL
+                .iter()
+                .filter(|c| c.is_write() || **c == Cell::Health)
+                .map(|c| (*c, true)),
+        );
+    }
+    for round in 0..plan.rounds {
+        for connections in [1usize, 32] {
+            for &(cell, before) in &units {
+                let (server, _) = start_of(bins, cell, before).await?;
+                let sample = load(&server, cell, connections, plan.warmup, plan.cell).await?;
+                eprintln!(
+                    "round {} {:>2} conn. {:<36}{} {:>9.0} req/s p99 {:>6.0} µs",
+                    round + 1,
+                    connections,
+                    cell.label(),
+                    if before { " [before]" } else { "" },
+                    sample.rps,
+                    sample.p99_us
+                );
+                match samples
+                    .iter_mut()
+                    .find(|(c, b, n, _)| *c == cell && *b == before && *n == connections)
+                {
+                    Some((_, _, _, list)) => list.push(sample),
+                    None => samples.push((cell, before, connections, vec![sample])),
+                }
+            }
+        }
+    }
+    let mut errors = 0;
+    let cells = samples
+        .into_iter()
+        .map(|(cell, before, n, list)| {
+            errors += list.iter().map(|s| s.errors).sum::<u64>();
+            let m = |f: fn(&Sample) -> f64| median(list.iter().map(f).collect());
+            let sample = Sample {
+                rps: m(|s| s.rps),
+                p50_us: m(|s| s.p50_us),
+                p99_us: m(|s| s.p99_us),
+                cpu_us: m(|s| s.cpu_us),
+                rss: m(|s| s.rss as f64) as u64,
+                errors: list.iter().map(|s| s.errors).sum(),
+            };
+            (cell, before, n, sample)
+        })
+        .collect();
+
+    // Cold start: spawn to the first answer, interleaved.
+    let (mut cold_b, mut cold_m) = (Vec::new(), Vec::new());
+    for _ in 0..plan.cold_starts {
+        cold_b.push(start(bins, Cell::Baseline).await?.1.as_secs_f64() * 1e3);
+        cold_m.push(start(bins, Cell::Health).await?.1.as_secs_f64() * 1e3);
+    }
+
+    // Memory: requests that store nothing, then stored events and a reset.
+    let (server, _) = start(bins, Cell::Health).await?;
+    errors += drive(&server, Cell::Health, plan.idle_requests).await?;
+    let idle_rss = server.rss();
+    drop(server);
+    let (server, _) = start(bins, Cell::MwsPost).await?;
+    let rss_before_store = server.rss();
+    errors += drive(&server, Cell::MwsPost, plan.stored_events).await?;
+    let rss_stored = server.rss();
+    reqwest::Client::new()
+        .post(format!("{}/__admin/reset", server.url))
+        .json(&json!({}))
+        .send()
+        .await?;
+    let rss_after_reset = server.rss();
+    drop(server);
+    let per_event_bytes =
+        rss_stored.saturating_sub(rss_before_store) as f64 / plan.stored_events.max(1) as f64;
+
+    // MWS queries over a large store.
+    let (server, _) = start(bins, Cell::MwsList).await?;
+    seed_mws(&server, plan.query_events).await?;
+    let mut queries = Vec::new();
+    for (label, query) in [
+        (
+            "filter, sort, offset/max",
+            "query=%7Bseverity:%22ERROR%22,code:%7B$gte:100%7D%7D&sort=%7BeventDate:-1%7D&offset=20&max=10",
+        ),
+        (
+            "severity + sort, max=10",
+            "query=%7Bseverity:%22WARN%22%7D&sort=%7BeventDate:1%7D&max=10",
+        ),
+        ("sort with an offset, no filter", "sort=%7Bcode:-1%7D&offset=1000&max=10"),
+        ("a scan matching nothing", "query=%7BeventType:%22none%22%7D"),
+    ] {
+        queries.push((label, time_query(&server, query).await?));
+    }
+    drop(server);
+
+    // The conformance suite, warm (full mode only: it builds and runs the debug xtask).
+    let conformance_s = if plan.rounds > 1 {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        // Warm it first, then time it.
+        let run = || {
+            Command::new(&cargo)
+                .current_dir(root)
+                .args(["xtask", "conformance"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+        };
+        run()?;
+        let started = Instant::now();
+        run()?;
+        Some(started.elapsed().as_secs_f64())
+    } else {
+        None
+    };
+
+    Ok(Report {
+        cells,
+        cold_baseline_ms: median(cold_b),
+        cold_mock_ms: median(cold_m),
+        idle_rss,
+        idle_requests: plan.idle_requests,
+        stored_events: plan.stored_events,
+        per_event_bytes,
+        rss_before_store,
+        rss_stored,
+        rss_after_reset,
+        query_events: plan.query_events,
+        queries,
+        conformance_s,
+        errors,
+    })
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+impl Report {
+    fn baseline(&self, connections: usize) -> f64 {
+        self.cells
+            .iter()
+            .find(|(c, _, n, _)| *c == Cell::Baseline && *n == connections)
+            .map(|(_, _, _, s)| s.rps)
+            .unwrap_or(1.0)
+    }
+
+    fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "| what | conn. | req/s | of baseline | p50 | p99 | server CPU/request | RSS | errors |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (cell, before, n, s) in &self.cells {
+            let _ = writeln!(
+                out,
+                "| {}{} | {n} | {:.0} | {:.0}% | {:.2} ms | {:.2} ms | {:.1} µs | {} | {} |",
+                cell.label(),
+                if *before { " [before]" } else { "" },
+                s.rps,
+                100.0 * s.rps / self.baseline(*n),
+                s.p50_us / 1e3,
+                s.p99_us / 1e3,
+                s.cpu_us,
+                mib(s.rss),
+                s.errors
+            );
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "| other | figure |\n|---|---:|\n| cold start, baseline | {:.1} ms |\n| cold start, mock | {:.1} ms ({:.2}x) |",
+            self.cold_baseline_ms,
+            self.cold_mock_ms,
+            self.cold_mock_ms / self.cold_baseline_ms.max(0.001)
+        );
+        let _ = writeln!(
+            out,
+            "| resident after {} requests that store nothing | {} |",
+            self.idle_requests,
+            mib(self.idle_rss)
+        );
+        let _ = writeln!(
+            out,
+            "| resident per stored MWS event ({} stored: {} before, {} after) | {:.0} bytes |",
+            self.stored_events,
+            mib(self.rss_before_store),
+            mib(self.rss_stored),
+            self.per_event_bytes
+        );
+        let _ = writeln!(
+            out,
+            "| resident after POST /__admin/reset | {} |",
+            mib(self.rss_after_reset)
+        );
+        for (label, ms) in &self.queries {
+            let _ = writeln!(
+                out,
+                "| MWS query over {} events: {label} | {ms:.1} ms |",
+                self.query_events
+            );
+        }
+        if let Some(s) = self.conformance_s {
+            let _ = writeln!(out, "| cargo xtask conformance, warm | {s:.1} s |");
+        }
+        out
+    }
+
+    fn targets(&self) -> Vec<(String, bool)> {
+        let mut out = Vec::new();
+        for (cell, _, n, s) in self
+            .cells
+            .iter()
+            .filter(|(c, before, _, _)| c.is_write() && !before)
+        {
+            let ratio = s.rps / self.baseline(*n);
+            let p99_limit = if *n == 1 { 0.5 } else { 2.0 };
+            out.push((
+                format!(
+                    "{} at {n} conn.: >= 60% of baseline ({:.0}%), p99 < {p99_limit} ms ({:.2} ms)",
+                    cell.label(),
+                    ratio * 100.0,
+                    s.p99_us / 1e3
+                ),
+                ratio >= 0.6 && s.p99_us / 1e3 < p99_limit,
+            ));
+        }
+        out.push((
+            format!(
+                "<= 1 KiB resident per stored MWS event ({:.0} bytes)",
+                self.per_event_bytes
+            ),
+            self.per_event_bytes <= 1024.0,
+        ));
+        out.push((
+            format!(
+                "a reset returns the memory ({} -> {}, {} before storing)",
+                mib(self.rss_stored),
+                mib(self.rss_after_reset),
+                mib(self.rss_before_store)
+            ),
+            self.rss_after_reset
+                <= self.rss_before_store
+                    + (self.rss_stored - self.rss_before_store.min(self.rss_stored)) / 4,
+        ));
+        out.push((
+            format!(
+                "{} non-storing requests stay under 64 MiB ({})",
+                self.idle_requests,
+                mib(self.idle_rss)
+            ),
+            self.idle_rss < 64 << 20,
+        ));
+        for (label, ms) in &self.queries {
+            out.push((
+                format!(
+                    "MWS query over {} events, {label}, under 200 ms ({ms:.1} ms)",
+                    self.query_events
+                ),
+                *ms < 200.0,
+            ));
+        }
+        out.push((
+            format!(
+                "cold start within 1.5x of the baseline ({:.2}x)",
+                self.cold_mock_ms / self.cold_baseline_ms.max(0.001)
+            ),
+            self.cold_mock_ms <= 1.5 * self.cold_baseline_ms,
+        ));
+        if let Some(s) = self.conformance_s {
+            out.push((
+                format!("conformance suite under 3 s warm ({s:.1} s)"),
+                s < 3.0,
+            ));
+        }
+        out
+    }
+
+    fn markdown(&self, command: &str) -> String {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("model name"))
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+            .unwrap_or_else(|| "unknown CPU".into());
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0);
+        let kernel = Command::new("uname")
+            .arg("-r")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        let commit = Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        let builds = if command.contains("--quick") {
+            "debug builds (quick mode: the tool's own check, the figures mean nothing)"
+        } else {
+            "release builds"
+        };
+        let mut out = String::new();
+        let _ = writeln!(out, "# Performance\n");
+        let _ = writeln!(
+            out,
+            "Measured by `{command}` at commit {commit}: {builds} of `event-mock` and of a minimal hyper \
+             server with a fixed body (the baseline, `mock/examples/baseline.rs`), each its own process on \
+             loopback, loaded by the bench's own HTTP/1.1 keep-alive clients (reqwest) that share the cores \
+             with the server. Cells are interleaved, a fresh server each; the figures are medians of the \
+             rounds. Server CPU per request is the server process's user+system time over the requests \
+             answered. Machine: {cpu}, {cores} cores, Linux {kernel}.\n"
+        );
+        out.push_str(&self.table());
+        let _ = writeln!(out, "\n## Targets (issue 10)\n");
+        for (text, met) in self.targets() {
+            let _ = writeln!(out, "- {} {text}", if met { "met:" } else { "MISSED:" });
+        }
+        out
+    }
+}
