@@ -138,91 +138,185 @@ fn free_port() -> Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// What is measured: the server kind, and a request factory with its expected status.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Cell {
-    Baseline,
-    Health,
-    MwsPost,
-    MwsList,
-    CesPost,
-    VspherePost,
-    VsphereQuery,
-    VcloudPost,
-    VcloudQuery,
+/// One request a cell sends, as an API's `specs/<api>/bench.json` writes it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+struct RequestRecipe {
+    #[serde(default = "get")]
+    method: String,
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    basic: Option<(String, String)>,
+    #[serde(default)]
+    json: Option<Value>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default = "ok")]
+    status: u16,
+    /// For a login: the response header that carries the token.
+    #[serde(default)]
+    token_header: Option<String>,
 }
 
-impl Cell {
-    const ALL: [Cell; 9] = [
-        Cell::Baseline,
-        Cell::Health,
-        Cell::MwsPost,
-        Cell::MwsList,
-        Cell::CesPost,
-        Cell::VspherePost,
-        Cell::VsphereQuery,
-        Cell::VcloudPost,
-        Cell::VcloudQuery,
+fn get() -> String {
+    "GET".into()
+}
+
+fn ok() -> u16 {
+    200
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct CellRecipe {
+    label: String,
+    #[serde(default)]
+    write: bool,
+    #[serde(flatten)]
+    request: RequestRecipe,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct QueryRecipe {
+    label: String,
+    path: String,
+}
+
+/// The store an API offers for the memory and query figures.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct StoreRecipe {
+    /// The label of the cell whose writes are stored.
+    write: String,
+    seed_path: String,
+    seed_batch: usize,
+    seed_event: Value,
+    read: RequestRecipe,
+    queries: Vec<QueryRecipe>,
+}
+
+/// `specs/<api>/bench.json`: what the bench sends to that API. The bench names no API itself.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct ApiRecipe {
+    #[serde(default)]
+    login: Option<RequestRecipe>,
+    cells: Vec<CellRecipe>,
+    #[serde(default)]
+    store: Option<StoreRecipe>,
+}
+
+/// Every cell: the baseline, the mock's health check, then each API's recipes.
+struct Cells {
+    specs: Vec<(String, bool, Option<usize>, RequestRecipe)>,
+    logins: Vec<Option<RequestRecipe>>,
+    store: Option<StoreRecipe>,
+}
+
+static CELLS: std::sync::OnceLock<Cells> = std::sync::OnceLock::new();
+
+fn cells() -> &'static Cells {
+    CELLS.get().expect("the cells are loaded first")
+}
+
+/// Read every `specs/*/bench.json`, in folder order.
+fn load_cells(root: &Path) -> Result<()> {
+    let mut specs = vec![
+        (
+            "baseline: hyper, fixed body".to_owned(),
+            false,
+            None,
+            RequestRecipe {
+                method: "GET".into(),
+                path: "/".into(),
+                status: 200,
+                ..Default::default()
+            },
+        ),
+        (
+            "mock GET /__admin/health".to_owned(),
+            false,
+            None,
+            RequestRecipe {
+                method: "GET".into(),
+                path: "/__admin/health".into(),
+                status: 200,
+                ..Default::default()
+            },
+        ),
     ];
+    let mut logins = Vec::new();
+    let mut store = None;
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(root.join("specs"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("bench.json").is_file())
+        .collect();
+    folders.sort();
+    for folder in folders {
+        let file = folder.join("bench.json");
+        let recipe: ApiRecipe = serde_json::from_str(&std::fs::read_to_string(&file)?)
+            .with_context(|| format!("{}", file.display()))?;
+        let api = logins.len();
+        logins.push(recipe.login);
+        for cell in recipe.cells {
+            specs.push((cell.label, cell.write, Some(api), cell.request));
+        }
+        if recipe.store.is_some() {
+            store = recipe.store;
+        }
+    }
+    let _ = CELLS.set(Cells {
+        specs,
+        logins,
+        store,
+    });
+    Ok(())
+}
+
+/// A cell: an index into [`Cells::specs`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Cell(usize);
+
+impl Cell {
+    const BASELINE: Cell = Cell(0);
+    const HEALTH: Cell = Cell(1);
+
+    fn all() -> Vec<Cell> {
+        (0..cells().specs.len()).map(Cell).collect()
+    }
 
     fn label(self) -> &'static str {
-        match self {
-            Cell::Baseline => "baseline: hyper, fixed body",
-            Cell::Health => "mock GET /__admin/health",
-            Cell::MwsPost => "MWS POST v3 (Basic, stored)",
-            Cell::MwsList => "MWS GET list max=10",
-            Cell::CesPost => "Cloud Eye POST 1 event (token)",
-            Cell::VspherePost => "vSphere PostEvent (session)",
-            Cell::VsphereQuery => "vSphere QueryEvents maxCount=10",
-            Cell::VcloudPost => "Cloud Director POST event (JSON)",
-            Cell::VcloudQuery => "Cloud Director query pageSize=10",
-        }
+        &cells().specs[self.0].0
     }
 
     fn is_write(self) -> bool {
-        matches!(
-            self,
-            Cell::MwsPost | Cell::CesPost | Cell::VspherePost | Cell::VcloudPost
-        )
+        cells().specs[self.0].1
+    }
+
+    fn by_label(label: &str) -> Option<Cell> {
+        cells().specs.iter().position(|s| s.0 == label).map(Cell)
     }
 }
 
-/// A session or other per-client setup a cell needs.
+/// A session token where the cell's API logs in (per client).
 async fn session(http: &reqwest::Client, base: &str, cell: Cell) -> Result<Option<String>> {
-    Ok(match cell {
-        Cell::VspherePost | Cell::VsphereQuery => {
-            let resp = http
-                .post(format!(
-                    "{base}/sdk/vim25/8.0.2.0/SessionManager/SessionManager/Login"
-                ))
-                .json(&json!({"userName": "administrator@vsphere.local", "password": "Mock-Admin-Pass1!"}))
-                .send()
-                .await?;
-            Some(
-                resp.headers()
-                    .get("vmware-api-session-id")
-                    .context("vSphere login")?
-                    .to_str()?
-                    .to_owned(),
-            )
-        }
-        Cell::VcloudPost | Cell::VcloudQuery => {
-            let resp = http
-                .post(format!("{base}/api/sessions"))
-                .basic_auth("orgadmin@acme", Some("Mock-OrgAdmin-Pass1!"))
-                .header("accept", "application/*+xml;version=37.2")
-                .send()
-                .await?;
-            Some(
-                resp.headers()
-                    .get("x-vcloud-authorization")
-                    .context("Cloud Director login")?
-                    .to_str()?
-                    .to_owned(),
-            )
-        }
-        _ => None,
-    })
+    let Some(api) = cells().specs[cell.0].2 else {
+        return Ok(None);
+    };
+    let Some(login) = &cells().logins[api] else {
+        return Ok(None);
+    };
+    let resp = build(http, base, login, 0, None).send().await?;
+    let header = login
+        .token_header
+        .as_deref()
+        .context("a login names its token_header")?;
+    Ok(Some(
+        resp.headers()
+            .get(header)
+            .with_context(|| format!("the login gave no {header}"))?
+            .to_str()?
+            .to_owned(),
+    ))
 }
 
 fn now_ms() -> i64 {
@@ -230,6 +324,102 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// `{{i}}`, `{{i%N}}`, `{{i%N+K}}` (`:W` pads with zeros to W digits), `{{token}}`, `{{now_ms}}`.
+fn expand(expr: &str, i: u64, token: Option<&str>) -> Option<String> {
+    match expr {
+        "token" => return Some(token.unwrap_or_default().to_owned()),
+        "now_ms" => return Some(now_ms().to_string()),
+        _ => {}
+    }
+    let (expr, width) = match expr.split_once(':') {
+        Some((e, w)) => (e, w.parse::<usize>().ok()?),
+        None => (expr, 0),
+    };
+    let rest = expr.strip_prefix('i')?;
+    let (modulo, add) = match rest.strip_prefix('%') {
+        Some(r) => match r.split_once('+') {
+            Some((m, k)) => (m.parse::<u64>().ok()?, k.parse::<u64>().ok()?),
+            None => (r.parse::<u64>().ok()?, 0),
+        },
+        None if rest.is_empty() => (0, 0),
+        None => return None,
+    };
+    let value = if modulo > 0 { i % modulo } else { i } + add;
+    Some(format!("{value:0width$}"))
+}
+
+/// Fill the templates of a text.
+fn fill(text: &str, i: u64, token: Option<&str>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        match after.find("}}") {
+            Some(close) => {
+                match expand(&after[..close], i, token) {
+                    Some(v) => out.push_str(&v),
+                    None => out.push_str(&rest[open..open + 2 + close + 2]),
+                }
+                rest = &after[close + 2..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Fill a JSON body: a string that is one whole template becomes a number when it is one.
+fn fill_json(value: &Value, i: u64, token: Option<&str>) -> Value {
+    match value {
+        Value::String(s) => {
+            let filled = fill(s, i, token);
+            let whole = s.starts_with("{{") && s.ends_with("}}") && s.matches("{{").count() == 1;
+            match filled.parse::<i64>() {
+                Ok(n) if whole => json!(n),
+                _ => Value::String(filled),
+            }
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| fill_json(v, i, token)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), fill_json(v, i, token)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// A recipe as a reqwest request (built, not sent, for the raw client).
+fn build(
+    http: &reqwest::Client,
+    base: &str,
+    recipe: &RequestRecipe,
+    i: u64,
+    token: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let method =
+        reqwest::Method::from_bytes(recipe.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+    let mut req = http.request(method, format!("{base}{}", fill(&recipe.path, i, token)));
+    for (name, value) in &recipe.headers {
+        req = req.header(name, fill(value, i, token));
+    }
+    if let Some((user, password)) = &recipe.basic {
+        req = req.basic_auth(user, Some(password));
+    }
+    if let Some(json) = &recipe.json {
+        req = req.json(&fill_json(json, i, token));
+    }
+    if let Some(body) = &recipe.body {
+        req = req.body(fill(body, i, token));
+    }
+    req
 }
 
 /// The cell's request number `i`, and the status it must get.
@@ -240,71 +430,8 @@ fn request(
     token: Option<&str>,
     i: u64,
 ) -> (reqwest::RequestBuilder, u16) {
-    let token = token.unwrap_or_default();
-    match cell {
-        Cell::Baseline => (http.get(format!("{base}/")), 200),
-        Cell::Health => (http.get(format!("{base}/__admin/health")), 200),
-        Cell::MwsPost => (
-            http.post(format!("{base}/mws/rest/events?api-version=3"))
-                .basic_auth("admin", Some("secret"))
-                .json(&json!({"arguments": ["vm1"], "associatedObjects": [{"type": "VM", "id": "vm1"}],
-                    "code": 234881023, "eventDate": "2024-06-10 17:13:31 UTC", "eventType": "VM Provision",
-                    "message": format!("The virtual machine vm{i} was provisioned"), "origin": "CSA Plugin",
-                    "severity": "INFO"})),
-            201,
-        ),
-        Cell::MwsList => (
-            http.get(format!(
-                "{base}/mws/rest/events?api-version=3&max=10&sort=%7BeventDate:-1%7D"
-            ))
-            .basic_auth("admin", Some("secret")),
-            200,
-        ),
-        Cell::CesPost => (
-            http.post(format!(
-                "{base}/V1.0/0123456789abcdef0123456789abcdef/events"
-            ))
-            .header("X-Auth-Token", "MIIT-test-token-0123456789")
-            .json(&json!([{"event_name": "systemInvaded", "event_source": "financial.System",
-                "time": now_ms(), "detail": {"content": "The financial system was invaded",
-                "resource_name": format!("r{i}"), "event_state": "normal", "event_level": "Major"}}])),
-            201,
-        ),
-        Cell::VspherePost => (
-            http.post(format!(
-                "{base}/sdk/vim25/8.0.2.0/EventManager/EventManager/PostEvent"
-            ))
-            .header("vmware-api-session-id", token)
-            .json(&json!({"eventToPost": {"_typeName": "EventEx", "key": 0, "chainId": 0,
-                "createdTime": "2020-01-01T00:00:00Z", "userName": "bench",
-                "eventTypeId": "com.example.bench"}})),
-            204,
-        ),
-        Cell::VsphereQuery => (
-            http.post(format!(
-                "{base}/sdk/vim25/8.0.2.0/EventManager/EventManager/QueryEvents"
-            ))
-            .header("vmware-api-session-id", token)
-            .json(&json!({"filter": {"_typeName": "EventFilterSpec", "maxCount": 10}})),
-            200,
-        ),
-        Cell::VcloudPost => (
-            http.post(format!(
-                "{base}/api/admin/org/7b832bc5-3d65-45a2-8d35-da28388ab80a/events"
-            ))
-            .header("x-vcloud-authorization", token)
-            .header("accept", "application/*+xml;version=37.2")
-            .header("content-type", "application/vnd.vmware.admin.event+json")
-            .body(r#"{"type":"Bench","serviceNamespace":"bench","success":true}"#),
-            204,
-        ),
-        Cell::VcloudQuery => (
-            http.get(format!("{base}/api/query?type=event&pageSize=10"))
-                .header("x-vcloud-authorization", token)
-                .header("accept", "application/*+xml;version=37.2"),
-            200,
-        ),
-    }
+    let recipe = &cells().specs[cell.0].3;
+    (build(http, base, recipe, i, token), recipe.status)
 }
 
 /// A minimal HTTP/1.1 keep-alive connection for the measured loop: a request's bytes out, the
@@ -496,7 +623,7 @@ struct Binaries {
 
 /// Release builds; `--quick` (CI, where only the tool's health matters, not its figures)
 /// reuses the debug build the tests made.
-fn build(root: &Path, release: bool) -> Result<Binaries> {
+fn build_binaries(root: &Path, release: bool) -> Result<Binaries> {
     let mut args = vec![
         "build",
         "-p",
@@ -537,10 +664,10 @@ async fn start_of(bins: &Binaries, cell: Cell, before: bool) -> Result<(Server, 
         (Some(path), true) => path,
         _ => &bins.mock,
     };
-    let server = if cell == Cell::Baseline {
+    let server = if cell == Cell::BASELINE {
         Server::start(&bins.baseline, &[&port_text], port)?
     } else {
-        // Store limits above the largest seeding (1,000,000 MWS events), so the figures show
+        // Store limits above the largest seeding (1,000,000 events), so the figures show
         // the stores' cost, not the budget's refusals.
         Server::start(
             mock,
@@ -555,7 +682,7 @@ async fn start_of(bins: &Binaries, cell: Cell, before: bool) -> Result<(Server, 
             port,
         )?
     };
-    let probe = if cell == Cell::Baseline {
+    let probe = if cell == Cell::BASELINE {
         format!("{}/", server.url)
     } else {
         format!("{}/__admin/health", server.url)
@@ -613,57 +740,43 @@ async fn drive(server: &Server, cell: Cell, count: usize) -> Result<u64> {
     Ok(errors)
 }
 
-/// Seed `count` MWS events through the control plane, in batches.
-async fn seed_mws(server: &Server, count: usize) -> Result<()> {
+/// Seed `count` events of the store recipe through the control plane, in batches.
+async fn seed(server: &Server, store: &StoreRecipe, count: usize) -> Result<()> {
     let http = reqwest::Client::new();
-    let severities = ["INFO", "WARN", "ERROR", "FATAL"];
-    let batch = 10_000;
     let mut done = 0;
     while done < count {
-        let n = batch.min(count - done);
+        let n = store.seed_batch.min(count - done);
         let events: Vec<Value> = (done..done + n)
-            .map(|i| {
-                json!({"arguments": [format!("vm{i}")], "associatedObjects": [{"type": "VM", "id": format!("vm{}", i % 1000)}],
-                    "code": i % 5000, "eventDate": format!("2024-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-                        1 + i % 12, 1 + i % 28, i % 24, i % 60, (i / 60) % 60),
-                    "eventType": format!("type{}", i % 50), "message": format!("event {i}"),
-                    "origin": "bench", "severity": severities[i % 4]})
-            })
+            .map(|i| fill_json(&store.seed_event, i as u64, None))
             .collect();
         let resp = http
-            .post(format!("{}/__admin/mws-events/events", server.url))
+            .post(format!("{}{}", server.url, store.seed_path))
             .json(&events)
             .send()
             .await?;
         if !resp.status().is_success() {
-            bail!(
-                "seeding MWS failed: {}",
-                resp.text().await.unwrap_or_default()
-            );
+            bail!("seeding failed: {}", resp.text().await.unwrap_or_default());
         }
         done += n;
     }
     Ok(())
 }
 
-/// The query's median wall time over three runs, in ms, and whether it answered 200.
-async fn time_query(server: &Server, query: &str) -> Result<f64> {
+/// The query's median wall time over three runs, in ms.
+async fn time_query(server: &Server, store: &StoreRecipe, path: &str) -> Result<f64> {
     let http = reqwest::Client::new();
+    let recipe = RequestRecipe {
+        path: path.to_owned(),
+        ..store.read.clone()
+    };
     let mut times = Vec::new();
     for _ in 0..3 {
         let started = Instant::now();
-        let resp = http
-            .get(format!(
-                "{}/mws/rest/events?api-version=3&{query}",
-                server.url
-            ))
-            .basic_auth("admin", Some("secret"))
-            .send()
-            .await?;
+        let resp = build(&http, &server.url, &recipe, 0, None).send().await?;
         let status = resp.status();
         let _ = resp.bytes().await;
-        if status != 200 {
-            bail!("query {query} answered {status}");
+        if status.as_u16() != recipe.status {
+            bail!("query {path} answered {status}");
         }
         times.push(started.elapsed().as_secs_f64() * 1e3);
     }
@@ -675,12 +788,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .parent()
         .context("workspace root")?
         .to_path_buf();
-    let mut bins = build(&root, !args.quick)?;
+    let mut bins = build_binaries(&root, !args.quick)?;
     bins.before = args.before.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let plan = Plan::new(args.quick);
+    load_cells(&root)?;
     let report = runtime.block_on(measure(&bins, &plan, &root))?;
     let out = args.out.unwrap_or_else(|| {
         if args.quick {
@@ -719,21 +833,21 @@ struct Report {
     rss_stored: u64,
     rss_after_reset: u64,
     query_events: usize,
-    queries: Vec<(&'static str, f64)>,
+    queries: Vec<(String, f64)>,
     conformance_s: Option<f64>,
     errors: u64,
 }
 
 async fn measure(bins: &Binaries, plan: &Plan, root: &Path) -> Result<Report> {
     let mut samples: Vec<(Cell, bool, usize, Vec<Sample>)> = Vec::new();
-    let mut units: Vec<(Cell, bool)> = Cell::ALL.iter().map(|c| (*c, false)).collect();
+    let mut units: Vec<(Cell, bool)> = Cell::all().into_iter().map(|c| (c, false)).collect();
     if bins.before.is_some() {
         // The earlier binary's health and writes, interleaved with today's.
         units.extend(
-            Cell::ALL
-                .iter()
-                .filter(|c| c.is_write() || **c == Cell::Health)
-                .map(|c| (*c, true)),
+            Cell::all()
+                .into_iter()
+                .filter(|c| c.is_write() || *c == Cell::HEALTH)
+                .map(|c| (c, true)),
         );
     }
     for round in 0..plan.rounds {
@@ -761,7 +875,7 @@ async fn measure(bins: &Binaries, plan: &Plan, root: &Path) -> Result<Report> {
         }
     }
     let mut errors = 0;
-    let cells = samples
+    let measured: Vec<(Cell, bool, usize, Sample)> = samples
         .into_iter()
         .map(|(cell, before, n, list)| {
             errors += list.iter().map(|s| s.errors).sum::<u64>();
@@ -781,18 +895,24 @@ async fn measure(bins: &Binaries, plan: &Plan, root: &Path) -> Result<Report> {
     // Cold start: spawn to the first answer, interleaved.
     let (mut cold_b, mut cold_m) = (Vec::new(), Vec::new());
     for _ in 0..plan.cold_starts {
-        cold_b.push(start(bins, Cell::Baseline).await?.1.as_secs_f64() * 1e3);
-        cold_m.push(start(bins, Cell::Health).await?.1.as_secs_f64() * 1e3);
+        cold_b.push(start(bins, Cell::BASELINE).await?.1.as_secs_f64() * 1e3);
+        cold_m.push(start(bins, Cell::HEALTH).await?.1.as_secs_f64() * 1e3);
     }
 
     // Memory: requests that store nothing, then stored events and a reset.
-    let (server, _) = start(bins, Cell::Health).await?;
-    errors += drive(&server, Cell::Health, plan.idle_requests).await?;
+    let (server, _) = start(bins, Cell::HEALTH).await?;
+    errors += drive(&server, Cell::HEALTH, plan.idle_requests).await?;
     let idle_rss = server.rss();
     drop(server);
-    let (server, _) = start(bins, Cell::MwsPost).await?;
+    // Memory per stored event, and after a reset, on the API whose recipe names a store.
+    let store = cells()
+        .store
+        .as_ref()
+        .context("no specs/*/bench.json declares a store")?;
+    let write = Cell::by_label(&store.write).context("the store's write cell")?;
+    let (server, _) = start(bins, write).await?;
     let rss_before_store = server.rss();
-    errors += drive(&server, Cell::MwsPost, plan.stored_events).await?;
+    errors += drive(&server, write, plan.stored_events).await?;
     let rss_stored = server.rss();
     reqwest::Client::new()
         .post(format!("{}/__admin/reset", server.url))
@@ -804,23 +924,15 @@ async fn measure(bins: &Binaries, plan: &Plan, root: &Path) -> Result<Report> {
     let per_event_bytes =
         rss_stored.saturating_sub(rss_before_store) as f64 / plan.stored_events.max(1) as f64;
 
-    // MWS queries over a large store.
-    let (server, _) = start(bins, Cell::MwsList).await?;
-    seed_mws(&server, plan.query_events).await?;
+    // Its queries over a large store.
+    let (server, _) = start(bins, write).await?;
+    seed(&server, store, plan.query_events).await?;
     let mut queries = Vec::new();
-    for (label, query) in [
-        (
-            "filter, sort, offset/max",
-            "query=%7Bseverity:%22ERROR%22,code:%7B$gte:100%7D%7D&sort=%7BeventDate:-1%7D&offset=20&max=10",
-        ),
-        (
-            "severity + sort, max=10",
-            "query=%7Bseverity:%22WARN%22%7D&sort=%7BeventDate:1%7D&max=10",
-        ),
-        ("sort with an offset, no filter", "sort=%7Bcode:-1%7D&offset=1000&max=10"),
-        ("a scan matching nothing", "query=%7BeventType:%22none%22%7D"),
-    ] {
-        queries.push((label, time_query(&server, query).await?));
+    for query in &store.queries {
+        queries.push((
+            query.label.clone(),
+            time_query(&server, store, &query.path).await?,
+        ));
     }
     drop(server);
 
@@ -845,7 +957,7 @@ async fn measure(bins: &Binaries, plan: &Plan, root: &Path) -> Result<Report> {
     };
 
     Ok(Report {
-        cells,
+        cells: measured,
         cold_baseline_ms: median(cold_b),
         cold_mock_ms: median(cold_m),
         idle_rss,
@@ -870,7 +982,7 @@ impl Report {
     fn baseline(&self, connections: usize) -> f64 {
         self.cells
             .iter()
-            .find(|(c, _, n, _)| *c == Cell::Baseline && *n == connections)
+            .find(|(c, _, n, _)| *c == Cell::BASELINE && *n == connections)
             .map(|(_, _, _, s)| s.rps)
             .unwrap_or(1.0)
     }
@@ -913,7 +1025,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "| resident per stored MWS event ({} stored: {} before, {} after) | {:.0} bytes |",
+            "| resident per stored event ({} stored: {} before, {} after) | {:.0} bytes |",
             self.stored_events,
             mib(self.rss_before_store),
             mib(self.rss_stored),
@@ -927,7 +1039,7 @@ impl Report {
         for (label, ms) in &self.queries {
             let _ = writeln!(
                 out,
-                "| MWS query over {} events: {label} | {ms:.1} ms |",
+                "| {label}, over {} stored events | {ms:.1} ms |",
                 self.query_events
             );
         }
@@ -958,7 +1070,7 @@ impl Report {
         }
         out.push((
             format!(
-                "<= 1 KiB resident per stored MWS event ({:.0} bytes)",
+                "<= 1 KiB resident per stored event ({:.0} bytes)",
                 self.per_event_bytes
             ),
             self.per_event_bytes <= 1024.0,
@@ -985,7 +1097,7 @@ impl Report {
         for (label, ms) in &self.queries {
             out.push((
                 format!(
-                    "MWS query over {} events, {label}, under 200 ms ({ms:.1} ms)",
+                    "{label}, over {} events, under 200 ms ({ms:.1} ms)",
                     self.query_events
                 ),
                 *ms < 200.0,

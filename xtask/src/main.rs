@@ -38,7 +38,7 @@ enum Command {
     /// `cargo xtask fuzz --minutes 10 --target query`. Exits non-zero when a property fails.
     Fuzz(fuzz::FuzzArgs),
     /// Measure the release mock beside a minimal hyper server in one run (req/s, latency, CPU
-    /// and memory per request, cold start, stores, MWS queries) and write docs/PERFORMANCE.md.
+    /// and memory per request, cold start, stores, queries over a large store) and write docs/PERFORMANCE.md.
     /// `--quick` takes seconds (what .ci/run does).
     Bench(bench::BenchArgs),
 }
