@@ -54,6 +54,15 @@ impl BodyLimit {
 /// Where a request goes: the API, the base path it came in under, and the rest of the path.
 type ApiRoute<'a, 'p> = (&'a Arc<dyn Api>, &'p str, &'p str);
 
+/// Where a request goes, decided once per request.
+enum Destination<'a, 'p> {
+    /// The `/__admin` control plane.
+    Admin,
+    Api(ApiRoute<'a, 'p>),
+    /// No API claims the path.
+    Nowhere,
+}
+
 /// The mock: every served API behind one `handle`.
 pub struct Mock {
     config: MockConfig,
@@ -187,26 +196,64 @@ impl Mock {
     /// panic that slips through anyway is caught here and answered with the API's own 500
     /// (counted in [`Mock::panics_caught`]).
     pub fn handle(&self, req: Request) -> Response {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.answer(&req))) {
-            Ok(resp) => resp,
-            Err(_) => {
-                self.panics_caught
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                self.backstop(&req)
+        let destination = self.destination(req.uri().path());
+        self.guarded(&req, destination)
+    }
+
+    /// [`Mock::handle`], unless the request is heavy ([`Mock::is_heavy`]): then it is handed
+    /// back for a blocking thread to `handle`. The request is routed once on the light path.
+    pub fn handle_unless_heavy(&self, req: Request) -> Result<Response, Box<Request>> {
+        {
+            let destination = self.destination(req.uri().path());
+            if !self.heavy_at(&req, &destination) {
+                return Ok(self.guarded(&req, destination));
             }
         }
+        // Boxed: the rare heavy case pays the allocation, not every answer's move.
+        Err(Box::new(req))
     }
 
     /// May answering `req` take long? The control plane beyond its health check (a reset or
     /// a dump of large stores) and what the addressed API calls heavy ([`Api::heavy`]); the
     /// server answers those on a blocking thread and everything else in place.
     pub fn is_heavy(&self, req: &Request) -> bool {
-        let path = req.uri().path();
-        if self.config.admin && (path == "/__admin" || path.starts_with("/__admin/")) {
-            return !matches!(path, "/__admin" | "/__admin/" | "/__admin/health");
+        self.heavy_at(req, &self.destination(req.uri().path()))
+    }
+
+    fn heavy_at(&self, req: &Request, destination: &Destination<'_, '_>) -> bool {
+        match destination {
+            Destination::Admin => !matches!(
+                req.uri().path(),
+                "/__admin" | "/__admin/" | "/__admin/health"
+            ),
+            Destination::Api((api, _, rest)) => api.heavy(req, rest),
+            Destination::Nowhere => false,
         }
-        self.route(path)
-            .is_some_and(|(api, _, rest)| api.heavy(req, rest))
+    }
+
+    /// The control plane, the API that routing picks, or nowhere.
+    fn destination<'p>(&self, path: &'p str) -> Destination<'_, 'p> {
+        if self.config.admin && (path == "/__admin" || path.starts_with("/__admin/")) {
+            return Destination::Admin;
+        }
+        match self.route(path) {
+            Some(route) => Destination::Api(route),
+            None => Destination::Nowhere,
+        }
+    }
+
+    /// Answer at `destination`, with the panic backstop.
+    fn guarded(&self, req: &Request, destination: Destination<'_, '_>) -> Response {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.answer(req, destination)
+        })) {
+            Ok(resp) => resp,
+            Err(_) => {
+                self.panics_caught
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.backstop(req)
+            }
+        }
     }
 
     /// How many panics the backstop caught since the mock started.
@@ -239,13 +286,11 @@ impl Mock {
         })
     }
 
-    fn answer(&self, req: &Request) -> Response {
+    fn answer(&self, req: &Request, destination: Destination<'_, '_>) -> Response {
         let path = req.uri().path();
-        if self.config.admin && (path == "/__admin" || path.starts_with("/__admin/")) {
-            return admin::handle(self, req, path);
-        }
-        match self.route(path) {
-            Some((api, base, rest)) => {
+        match destination {
+            Destination::Admin => admin::handle(self, req, path),
+            Destination::Api((api, base, rest)) => {
                 let ctx = self.ctx(base, rest);
                 let fault = self.faults.take(api.id(), || api.operation_of(req, rest));
                 let reply = match fault {
@@ -262,7 +307,7 @@ impl Mock {
                 };
                 encode(api.as_ref(), req, rest, reply)
             }
-            None => json_response(
+            Destination::Nowhere => json_response(
                 StatusCode::NOT_FOUND,
                 &json!({"error": "no API is mounted at this path", "path": path, "apis": self.api_ids()}),
                 false,

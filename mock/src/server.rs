@@ -343,9 +343,10 @@ impl Shared {
     /// slow request never holds an I/O thread. Handing every request off cost more than the
     /// work itself (a thread switch each way).
     async fn answer(&self, request: Request) -> Response {
-        if !self.mock.is_heavy(&request) {
-            return self.mock.handle(request);
-        }
+        let request = match self.mock.handle_unless_heavy(request) {
+            Ok(response) => return response,
+            Err(heavy) => *heavy,
+        };
         let mock = self.mock.clone();
         match tokio::task::spawn_blocking(move || mock.handle(request)).await {
             Ok(resp) => resp,

@@ -68,6 +68,22 @@ struct SessionsRule {
     token_type: String,
     provider_org: String,
     max_sessions: usize,
+    token_alphabet: String,
+    token_length: usize,
+    session_urn_prefix: String,
+    idle_timeout_minutes: u32,
+    /// The Session document's links.
+    links: Vec<SessionLink>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct SessionLink {
+    rel: String,
+    media_type: String,
+    path: String,
+    /// Only for a user who sees every organization.
+    #[serde(default)]
+    all_orgs_only: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -172,6 +188,7 @@ pub struct VcloudApi {
 }
 
 /// What an operation gets once the request passed the version, media and session checks.
+#[derive(Clone)]
 struct Call<'a> {
     op: &'a Operation,
     params: Vec<(&'a str, &'a str)>,
@@ -626,10 +643,10 @@ impl VcloudApi {
         if wrong_door {
             return Err(self.fail(call.envelope, ApiError::new("login_failed")));
         }
-        let token = ctx.ids.random_chars(
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
-            43,
-        );
+        let rules = &self.rules.sessions;
+        let token = ctx
+            .ids
+            .random_chars(rules.token_alphabet.as_bytes(), rules.token_length);
         let session_id = uuid(ctx.ids);
         {
             let mut state = self.state();
@@ -659,7 +676,7 @@ impl VcloudApi {
             LoginKind::Legacy => {
                 let call = Call {
                     session: Some((user, token.clone())),
-                    ..call.clone_shallow()
+                    ..call.clone()
                 };
                 Ok(self
                     .session_answer(&call)
@@ -680,31 +697,14 @@ impl VcloudApi {
         };
         let user = &self.users[*user_index];
         let origin = &call.origin;
-        let link = |rel: &str, media_type: &str, path: &str| json!({"otherAttributes": {}, "rel": rel, "type": media_type, "href": format!("{origin}{path}"), "vCloudExtension": []});
-        let mut links = vec![
-            link(
-                "down",
-                "application/vnd.vmware.vcloud.orgList+xml",
-                "/api/org/",
-            ),
-            link(
-                "down",
-                "application/vnd.vmware.vcloud.query.queryList+xml",
-                "/api/query",
-            ),
-            link(
-                "entityResolver",
-                "application/vnd.vmware.vcloud.entity+xml",
-                "/api/entity/",
-            ),
-        ];
-        if self.sees_all_orgs(user) {
-            links.push(link(
-                "down",
-                "application/vnd.vmware.admin.vcloud+xml",
-                "/api/admin/",
-            ));
-        }
+        let links: Vec<Value> = self
+            .rules
+            .sessions
+            .links
+            .iter()
+            .filter(|l| !l.all_orgs_only || self.sees_all_orgs(user))
+            .map(|l| json!({"otherAttributes": {}, "rel": l.rel, "type": l.media_type, "href": format!("{origin}{}", l.path), "vCloudExtension": []}))
+            .collect();
         let value = json!({
             "otherAttributes": {},
             "link": links,
@@ -736,12 +736,12 @@ impl VcloudApi {
         Reply::value(
             StatusCode::OK,
             json!({
-                "id": format!("urn:vcloud:session:{session_id}"),
+                "id": format!("{}{session_id}", self.rules.sessions.session_urn_prefix),
                 "user": {"name": user.name, "id": format!("{}{}", self.rules.event.user_urn_prefix, user.id)},
                 "org": named_org,
                 "operatingOrg": named_org,
                 "roles": [user.role],
-                "sessionIdleTimeoutMinutes": 30,
+                "sessionIdleTimeoutMinutes": self.rules.sessions.idle_timeout_minutes,
             }),
         )
     }
@@ -755,19 +755,6 @@ enum LoginKind {
     Tenant,
     /// `POST /cloudapi/1.0.0/sessions/provider`: the provider organization.
     Provider,
-}
-
-impl Call<'_> {
-    fn clone_shallow(&self) -> Self {
-        Call {
-            op: self.op,
-            params: self.params.clone(),
-            negotiated: self.negotiated.clone(),
-            session: self.session.clone(),
-            origin: self.origin.clone(),
-            envelope: self.envelope,
-        }
-    }
 }
 
 impl VcloudApi {
@@ -1142,7 +1129,7 @@ impl Api for VcloudApi {
         }
     }
 
-    fn error(&self, kind: &str, req: &Request, ctx: &Ctx<'_>) -> Reply {
+    fn error(&self, kind: &str, _req: &Request, ctx: &Ctx<'_>) -> Reply {
         let error = ApiError::new(kind)
             .with("detail", "injected fault")
             .with("versions", self.version_list())
@@ -1150,7 +1137,6 @@ impl Api for VcloudApi {
             .with("entity_id", "injected")
             .with("max_bytes", self.max_body_bytes.to_string());
         let mut reply = *self.fail(self.envelope_for(ctx.path), error);
-        let _ = req;
         reply.set_header(self.rules.request_id.clone(), &uuid(ctx.ids));
         reply
     }
