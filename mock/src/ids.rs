@@ -42,11 +42,27 @@ impl IdGenerator {
         let mut s = self.lock();
         s.counter = (s.counter + 1) & 0x00ff_ffff;
         let secs = now.timestamp().clamp(0, u32::MAX as i64) as u32;
-        let mut out = format!("{secs:08x}");
-        for b in s.process_unique {
-            out.push_str(&format!("{b:02x}"));
+        let [p0, p1, p2, p3, p4] = s.process_unique;
+        format!(
+            "{secs:08x}{p0:02x}{p1:02x}{p2:02x}{p3:02x}{p4:02x}{:06x}",
+            s.counter
+        )
+    }
+
+    /// `len` lower-case hex digits, sixteen from each random draw (ids made of hex, such as
+    /// UUIDs, are drawn on every write).
+    pub fn random_hex(&self, len: usize) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut s = self.lock();
+        let mut out = String::with_capacity(len);
+        let mut bits = 0u64;
+        for i in 0..len {
+            if i % 16 == 0 {
+                bits = s.rng.gen();
+            }
+            out.push(HEX[(bits & 0xf) as usize] as char);
+            bits >>= 4;
         }
-        out.push_str(&format!("{:06x}", s.counter));
         out
     }
 
@@ -60,5 +76,44 @@ impl IdGenerator {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_hex_is_lower_case_hex_of_the_asked_length_and_follows_the_seed() {
+        let ids = IdGenerator::new(Some(7));
+        for len in [0, 1, 15, 16, 17, 30, 64] {
+            let hex = ids.random_hex(len);
+            assert_eq!(hex.len(), len);
+            assert!(hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        }
+        let (a, b) = (IdGenerator::new(Some(7)), IdGenerator::new(Some(7)));
+        assert_eq!(a.random_hex(30), b.random_hex(30));
+        // Every digit is drawn: over many ids each of the 16 appears at every position.
+        let other = IdGenerator::new(Some(8));
+        let draws: Vec<String> = (0..400).map(|_| other.random_hex(20)).collect();
+        for position in 0..20 {
+            let seen: std::collections::HashSet<u8> =
+                draws.iter().map(|h| h.as_bytes()[position]).collect();
+            assert_eq!(seen.len(), 16, "position {position}");
+        }
+    }
+
+    #[test]
+    fn object_ids_are_24_hex_digits_with_a_counter() {
+        let ids = IdGenerator::new(Some(1));
+        let now = DateTime::from_timestamp(0x6000_0000, 0).unwrap();
+        let (a, b) = (ids.object_id(now), ids.object_id(now));
+        assert_eq!(a.len(), 24);
+        assert!(a.starts_with("60000000"));
+        assert_eq!(a[..18], b[..18]);
+        let counter = |id: &str| u32::from_str_radix(&id[18..], 16).unwrap();
+        assert_eq!(counter(&b), (counter(&a) + 1) & 0x00ff_ffff);
     }
 }

@@ -28,6 +28,11 @@ pub struct BenchArgs {
     /// same run, interleaved, for a before/after comparison: its rows are marked [before].
     #[arg(long)]
     before: Option<PathBuf>,
+    /// Only the load cells whose label contains this text (and the baseline), nothing else;
+    /// for profiling one path (e.g. `--only "MWS POST"` beside `perf record`). Written under
+    /// target/ unless --out says otherwise.
+    #[arg(long)]
+    only: Option<String>,
 }
 
 /// Sizes of a run.
@@ -434,12 +439,39 @@ fn request(
     (build(http, base, recipe, i, token), recipe.status)
 }
 
+/// A request (built, not sent, by reqwest) as the bytes a raw connection writes.
+fn render(host: &str, request: &reqwest::Request) -> Vec<u8> {
+    let url = request.url();
+    let target = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let body = request
+        .body()
+        .and_then(|b| b.as_bytes())
+        .unwrap_or_default();
+    let mut head = format!(
+        "{} {target} HTTP/1.1\r\nhost: {}\r\n",
+        request.method(),
+        host
+    );
+    for (name, value) in request.headers() {
+        let _ = write!(head, "{name}: {}\r\n", value.to_str().unwrap_or_default());
+    }
+    let _ = write!(head, "content-length: {}\r\n\r\n", body.len());
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
 /// A minimal HTTP/1.1 keep-alive connection for the measured loop: a request's bytes out, the
 /// status line, headers and `Content-Length` body in. Far cheaper than a full client, which
 /// matters when the load shares two cores with the server under test.
 struct RawConnection {
     stream: tokio::io::BufReader<tokio::net::TcpStream>,
     host: String,
+    /// The last answer's body (read and dropped; kept to reuse its allocation).
+    body: Vec<u8>,
 }
 
 impl RawConnection {
@@ -450,33 +482,14 @@ impl RawConnection {
         Ok(Self {
             stream: tokio::io::BufReader::new(stream),
             host,
+            body: Vec::new(),
         })
     }
 
-    /// Send `request` (built, not sent, by reqwest) and return the answer's status.
-    async fn send(&mut self, request: reqwest::Request) -> Result<u16> {
+    /// Send a rendered request and return the answer's status.
+    async fn send(&mut self, bytes: &[u8]) -> Result<u16> {
         use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-        let url = request.url();
-        let target = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_owned(),
-        };
-        let body = request
-            .body()
-            .and_then(|b| b.as_bytes())
-            .unwrap_or_default();
-        let mut head = format!(
-            "{} {target} HTTP/1.1\r\nhost: {}\r\n",
-            request.method(),
-            self.host
-        );
-        for (name, value) in request.headers() {
-            let _ = write!(head, "{name}: {}\r\n", value.to_str().unwrap_or_default());
-        }
-        let _ = write!(head, "content-length: {}\r\n\r\n", body.len());
-        let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(body);
-        self.stream.get_mut().write_all(&bytes).await?;
+        self.stream.get_mut().write_all(bytes).await?;
         let mut line = String::new();
         self.stream.read_line(&mut line).await?;
         let status: u16 = line
@@ -502,11 +515,14 @@ impl RawConnection {
                 }
             }
         }
-        let mut body = vec![0u8; length];
-        self.stream.read_exact(&mut body).await?;
+        self.body.resize(length, 0);
+        self.stream.read_exact(&mut self.body).await?;
         Ok(status)
     }
 }
+
+/// How many distinct requests each load connection renders and cycles through.
+const REQUEST_RING: usize = 256;
 
 /// One measurement of a cell at a connection count.
 #[derive(Clone, Copy, Default)]
@@ -515,6 +531,8 @@ struct Sample {
     p50_us: f64,
     p99_us: f64,
     cpu_us: f64,
+    /// The load client's own CPU per request (it shares the cores with the server).
+    client_cpu_us: f64,
     rss: u64,
     errors: u64,
 }
@@ -528,42 +546,48 @@ async fn load(
     duration: Duration,
 ) -> Result<Sample> {
     let base = server.url.clone();
-    // Sessions first, then a warm-up, then the measured window.
-    let mut clients = Vec::new();
-    for _ in 0..connections {
+    let host = base.trim_start_matches("http://").to_owned();
+    // Sessions first, then each connection's requests rendered before any window, so the load
+    // client spends the same few microseconds per request on every cell (a ring of distinct
+    // requests, cycled); then a warm-up, then the measured window.
+    let mut rings = Vec::new();
+    for c in 0..connections {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(1)
             .http1_only()
             .build()?;
         let token = session(&http, &base, cell).await?;
-        clients.push((http, token));
+        let first = (c as u64) << 32;
+        let mut ring = Vec::with_capacity(REQUEST_RING);
+        for i in first..first + REQUEST_RING as u64 {
+            let (req, want) = request(&http, &base, cell, token.as_deref(), i);
+            ring.push((render(&host, &req.build()?), want));
+        }
+        rings.push(std::sync::Arc::new(ring));
     }
-    let run = |window: Duration, clients: Vec<(reqwest::Client, Option<String>)>| {
+    let run = |window: Duration| {
         let base = base.clone();
+        let rings = rings.clone();
         async move {
             let deadline = Instant::now() + window;
             let mut tasks = Vec::new();
-            for (c, (http, token)) in clients.into_iter().enumerate() {
+            for ring in rings {
                 let base = base.clone();
                 tasks.push(tokio::spawn(async move {
                     let mut latencies: Vec<u32> = Vec::new();
                     let mut errors = 0u64;
-                    let mut i = (c as u64) << 32;
                     let mut connection = RawConnection::open(&base).await.ok();
-                    while Instant::now() < deadline {
-                        let (req, want) = request(&http, &base, cell, token.as_deref(), i);
-                        i += 1;
-                        let Ok(req) = req.build() else {
-                            errors += 1;
-                            continue;
-                        };
+                    for (bytes, want) in ring.iter().cycle() {
+                        if Instant::now() >= deadline {
+                            break;
+                        }
                         let started = Instant::now();
                         let status = match connection.as_mut() {
-                            Some(conn) => conn.send(req).await.ok(),
+                            Some(conn) => conn.send(bytes).await.ok(),
                             None => None,
                         };
                         latencies.push(started.elapsed().as_micros().min(u32::MAX as u128) as u32);
-                        if status != Some(want) {
+                        if status != Some(*want) {
                             errors += 1;
                             // A broken connection is replaced, as a client would.
                             if status.is_none() {
@@ -571,27 +595,27 @@ async fn load(
                             }
                         }
                     }
-                    (latencies, errors, http, token)
+                    (latencies, errors)
                 }));
             }
             let mut all = Vec::new();
             let mut errors = 0;
-            let mut back = Vec::new();
             for task in tasks {
-                let (l, e, http, token) = task.await.expect("load client");
+                let (l, e) = task.await.expect("load client");
                 all.extend(l);
                 errors += e;
-                back.push((http, token));
             }
-            (all, errors, back)
+            (all, errors)
         }
     };
-    let (_, _, clients) = run(warmup, clients).await;
+    run(warmup).await;
     let cpu_before = server.cpu_seconds();
+    let client_before = own_cpu_seconds();
     let started = Instant::now();
-    let (mut latencies, errors, _) = run(duration, clients).await;
+    let (mut latencies, errors) = run(duration).await;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds() - cpu_before;
+    let client_cpu = own_cpu_seconds() - client_before;
     latencies.sort_unstable();
     let pick = |q: f64| {
         latencies
@@ -605,9 +629,22 @@ async fn load(
         p50_us: pick(0.50),
         p99_us: pick(0.99),
         cpu_us: cpu * 1e6 / n,
+        client_cpu_us: client_cpu * 1e6 / n,
         rss: server.rss(),
         errors,
     })
+}
+
+/// This process's user+system CPU time, in seconds (the load client's cost).
+fn own_cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given and reads nothing else.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -723,7 +760,7 @@ async fn drive(server: &Server, cell: Cell, count: usize) -> Result<u64> {
                 let (req, want) =
                     request(&http, &base, cell, token.as_deref(), (c * per + i) as u64);
                 let status = match req.build() {
-                    Ok(req) => connection.send(req).await.ok(),
+                    Ok(req) => connection.send(&render(&connection.host, &req)).await.ok(),
                     Err(_) => None,
                 };
                 if status != Some(want) {
@@ -795,9 +832,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .build()?;
     let plan = Plan::new(args.quick);
     load_cells(&root)?;
-    let report = runtime.block_on(measure(&bins, &plan, &root))?;
+    let report = runtime.block_on(measure(&bins, &plan, &root, args.only.as_deref()))?;
     let out = args.out.unwrap_or_else(|| {
-        if args.quick {
+        if args.quick || args.only.is_some() {
             root.join("target/bench/PERFORMANCE.md")
         } else {
             root.join("docs/PERFORMANCE.md")
@@ -806,12 +843,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let command = if args.quick {
-        "cargo xtask bench --quick"
-    } else {
-        "cargo xtask bench"
-    };
-    std::fs::write(&out, report.markdown(command))?;
+    let mut command = "cargo xtask bench".to_owned();
+    if args.quick {
+        command.push_str(" --quick");
+    }
+    if let Some(text) = &args.only {
+        let _ = write!(command, " --only {text:?}");
+    }
+    std::fs::write(&out, report.markdown(&command))?;
     println!("{}", report.table());
     println!("written: {}", out.display());
     if report.errors > 0 {
@@ -820,7 +859,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
+#[derive(Default)]
 struct Report {
+    /// Only some load cells were measured (`--only`): no other figure, no targets.
+    partial: bool,
     /// (cell, whether the [before] binary, connections) -> median sample.
     cells: Vec<(Cell, bool, usize, Sample)>,
     cold_baseline_ms: f64,
@@ -838,15 +880,21 @@ struct Report {
     errors: u64,
 }
 
-async fn measure(bins: &Binaries, plan: &Plan, root: &Path) -> Result<Report> {
+async fn measure(bins: &Binaries, plan: &Plan, root: &Path, only: Option<&str>) -> Result<Report> {
     let mut samples: Vec<(Cell, bool, usize, Vec<Sample>)> = Vec::new();
-    let mut units: Vec<(Cell, bool)> = Cell::all().into_iter().map(|c| (c, false)).collect();
+    let chosen =
+        |c: &Cell| only.is_none_or(|text| *c == Cell::BASELINE || c.label().contains(text));
+    let mut units: Vec<(Cell, bool)> = Cell::all()
+        .into_iter()
+        .filter(chosen)
+        .map(|c| (c, false))
+        .collect();
     if bins.before.is_some() {
         // The earlier binary's health and writes, interleaved with today's.
         units.extend(
             Cell::all()
                 .into_iter()
-                .filter(|c| c.is_write() || *c == Cell::HEALTH)
+                .filter(|c| (c.is_write() || *c == Cell::HEALTH) && chosen(c))
                 .map(|c| (c, true)),
         );
     }
@@ -885,12 +933,22 @@ async fn measure(bins: &Binaries, plan: &Plan, root: &Path) -> Result<Report> {
                 p50_us: m(|s| s.p50_us),
                 p99_us: m(|s| s.p99_us),
                 cpu_us: m(|s| s.cpu_us),
+                client_cpu_us: m(|s| s.client_cpu_us),
                 rss: m(|s| s.rss as f64) as u64,
                 errors: list.iter().map(|s| s.errors).sum(),
             };
             (cell, before, n, sample)
         })
         .collect();
+
+    if only.is_some() {
+        return Ok(Report {
+            cells: measured,
+            errors,
+            partial: true,
+            ..Report::default()
+        });
+    }
 
     // Cold start: spawn to the first answer, interleaved.
     let (mut cold_b, mut cold_m) = (Vec::new(), Vec::new());
@@ -971,6 +1029,7 @@ async fn measure(bins: &Binaries, plan: &Plan, root: &Path) -> Result<Report> {
         queries,
         conformance_s,
         errors,
+        partial: false,
     })
 }
 
@@ -991,13 +1050,13 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "| what | conn. | req/s | of baseline | p50 | p99 | server CPU/request | RSS | errors |"
+            "| what | conn. | req/s | of baseline | p50 | p99 | server CPU/request | client CPU/request | RSS | errors |"
         );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (cell, before, n, s) in &self.cells {
             let _ = writeln!(
                 out,
-                "| {}{} | {n} | {:.0} | {:.0}% | {:.2} ms | {:.2} ms | {:.1} µs | {} | {} |",
+                "| {}{} | {n} | {:.0} | {:.0}% | {:.2} ms | {:.2} ms | {:.1} µs | {:.1} µs | {} | {} |",
                 cell.label(),
                 if *before { " [before]" } else { "" },
                 s.rps,
@@ -1005,9 +1064,13 @@ impl Report {
                 s.p50_us / 1e3,
                 s.p99_us / 1e3,
                 s.cpu_us,
+                s.client_cpu_us,
                 mib(s.rss),
                 s.errors
             );
+        }
+        if self.partial {
+            return out;
         }
         let _ = writeln!(out);
         let _ = writeln!(
@@ -1160,6 +1223,9 @@ impl Report {
              answered. Machine: {cpu}, {cores} cores, Linux {kernel}.\n"
         );
         out.push_str(&self.table());
+        if self.partial {
+            return out;
+        }
         let _ = writeln!(out, "\n## Targets (issue 10)\n");
         let _ = writeln!(
             out,

@@ -184,20 +184,10 @@ impl LoadedSpec {
     /// the deeper claim answers (`/api/admin/...` goes to the API with `/api/admin/...`
     /// operations, not to one that only has `/api/other`).
     pub fn claim_depth(&self, path: &str) -> usize {
-        let got: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         self.spec
             .operations
             .iter()
-            .map(|op| {
-                op.path
-                    .split('/')
-                    .filter(|s| !s.is_empty())
-                    .zip(&got)
-                    .take_while(|(want, got)| {
-                        (want.starts_with('{') && want.ends_with('}')) || want == *got
-                    })
-                    .count()
-            })
+            .map(|op| op.leading_match(path))
             .max()
             .unwrap_or(0)
     }

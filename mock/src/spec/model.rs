@@ -264,9 +264,50 @@ pub struct Operation {
     /// Overrides the API's media types for this operation.
     #[serde(default)]
     pub media_types: Option<MediaTypes>,
+    /// `path` split once into its segments (routing runs for every request).
+    #[serde(skip)]
+    segments: std::sync::OnceLock<Box<[Segment]>>,
+}
+
+/// One segment of an operation's path template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// Must equal the request's segment.
+    Literal(Box<str>),
+    /// `{name}`: takes any one segment.
+    Param(Box<str>),
 }
 
 impl Operation {
+    /// The template's segments, empty ones (leading or doubled slashes) left out.
+    pub fn segments(&self) -> &[Segment] {
+        self.segments.get_or_init(|| {
+            self.path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(
+                    |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                        Some(name) => Segment::Param(name.into()),
+                        None => Segment::Literal(s.into()),
+                    },
+                )
+                .collect()
+        })
+    }
+
+    /// How many leading segments of `path` this template matches (a literal equal, or a
+    /// parameter); the rest of either side does not matter.
+    pub fn leading_match(&self, path: &str) -> usize {
+        self.segments()
+            .iter()
+            .zip(path.split('/').filter(|s| !s.is_empty()))
+            .take_while(|(want, got)| match want {
+                Segment::Param(_) => true,
+                Segment::Literal(text) => **text == **got,
+            })
+            .count()
+    }
+
     /// Does `path` (relative to the base path, no query) match this operation's template?
     pub fn matches_path(&self, path: &str) -> bool {
         self.path_params(path).is_some()
@@ -274,19 +315,16 @@ impl Operation {
 
     /// The `{name}` segments of the template, filled from `path`; `None` if it does not match.
     pub fn path_params<'p>(&self, path: &'p str) -> Option<Vec<(&str, &'p str)>> {
-        // In lockstep, without collecting either side: this runs for every operation of every
-        // request, and most templates are refused at their first segment.
-        let mut want = self.path.split('/').filter(|s| !s.is_empty());
+        // In lockstep, without collecting the request's side: this runs for every operation of
+        // every request, and most templates are refused at their first segment.
+        let mut want = self.segments().iter();
         let mut got = path.split('/').filter(|s| !s.is_empty());
         let mut params = Vec::new();
         loop {
             match (want.next(), got.next()) {
                 (None, None) => return Some(params),
-                (Some(w), Some(g)) => match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
-                    Some(name) => params.push((name, g)),
-                    None if w == g => {}
-                    None => return None,
-                },
+                (Some(Segment::Param(name)), Some(g)) => params.push((&**name, g)),
+                (Some(Segment::Literal(text)), Some(g)) if **text == *g => {}
                 _ => return None,
             }
         }

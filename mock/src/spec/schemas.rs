@@ -136,6 +136,13 @@ impl SchemaSet {
     /// schema's `x-message` annotations. Duplicate (path, message) pairs are reported once.
     pub fn violations(&self, name: &str, instance: &Value) -> Result<Vec<Violation>, SpecError> {
         let validator = self.get(name)?;
+        // The usual case is a valid instance with integers written as integers: the validator's
+        // yes/no answer is far cheaper than collecting errors, and only a number written with
+        // a fraction or exponent can break `x-strict-integer`.
+        let inexact = has_inexact_number(instance, 0);
+        if !inexact && validator.is_valid(instance) {
+            return Ok(Vec::new());
+        }
         let document = if name.contains('#') {
             Arc::new(Value::Null)
         } else {
@@ -168,7 +175,9 @@ impl SchemaSet {
         // JSON Schema counts 1.0 as an integer; where the spec says integers must be written
         // as integers (`x-strict-integer`), a fraction or exponent is a violation too.
         let mut strict = Vec::new();
-        strict_integer_violations(&document, &document, instance, false, "", 0, &mut strict);
+        if inexact {
+            strict_integer_violations(&document, &document, instance, false, "", 0, &mut strict);
+        }
         for violation in strict {
             if !out
                 .iter()
@@ -178,6 +187,20 @@ impl SchemaSet {
             }
         }
         Ok(out)
+    }
+}
+
+/// Does `instance` hold a number serde_json could not keep as an integer (written with a
+/// fraction or an exponent)? Bounded in depth like the walk it guards; deeper means yes.
+fn has_inexact_number(instance: &Value, depth: usize) -> bool {
+    if depth > 64 {
+        return true;
+    }
+    match instance {
+        Value::Number(n) => n.is_f64(),
+        Value::Array(items) => items.iter().any(|v| has_inexact_number(v, depth + 1)),
+        Value::Object(map) => map.values().any(|v| has_inexact_number(v, depth + 1)),
+        _ => false,
     }
 }
 

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 
+use chrono::format::{Item, StrftimeItems};
 use serde_json::Value;
 
 use super::config::ControlEscapes;
@@ -18,6 +19,10 @@ const RECENT_LINES: usize = 10_000;
 pub struct EventsLog {
     rule: EventsLogRule,
     zone: Zone,
+    /// The timestamp's strftime format, parsed once.
+    timestamp_items: Vec<Item<'static>>,
+    /// The spec's escape table by character, built once: every line escapes every character.
+    escapes: Escapes,
     /// Code point ranges escaped as `\uXXXX` beyond the table (empty: written raw).
     unicode_ranges: Vec<(u32, u32)>,
     file: Option<Mutex<File>>,
@@ -50,9 +55,15 @@ impl EventsLog {
             ControlEscapes::Unicode => rule.unlisted_controls.code_ranges()?,
             ControlEscapes::Raw => Vec::new(),
         };
+        let timestamp_items = StrftimeItems::new(&rule.timestamp.format)
+            .parse_to_owned()
+            .map_err(|e| format!("bad events.log timestamp format: {e}"))?;
+        let escapes = Escapes::new(&rule.escapes)?;
         Ok(Self {
             rule,
             zone,
+            timestamp_items,
+            escapes,
             unicode_ranges,
             file,
             recent: Mutex::new(VecDeque::new()),
@@ -88,40 +99,52 @@ impl EventsLog {
 
     /// Render one event (stored form, v3 names) as an events.log line.
     pub fn line(&self, event: &Value) -> String {
-        let mut parts: Vec<String> = Vec::new();
-        let timestamp = event
+        use std::fmt::Write as _;
+        let mut line = String::with_capacity(256);
+        if let Some(at) = event
             .get(&self.rule.timestamp.field)
             .and_then(Value::as_str)
             .and_then(parse_mws_date)
-            .map(|at| {
-                let local = self.zone.local(at);
-                let text = local.format(&self.rule.timestamp.format).to_string();
-                // Joda prints a zero offset as "Z".
-                if local.offset().local_minus_utc() == 0 {
-                    text.replace("+00:00", "Z")
-                } else {
-                    text
-                }
-            })
-            .unwrap_or_default();
-        parts.push(timestamp);
-        for entry in &self.rule.entries {
-            self.entry(entry, event, &mut parts);
+        {
+            let local = self.zone.local(at);
+            let _ = write!(
+                line,
+                "{}",
+                local.format_with_items(self.timestamp_items.iter())
+            );
+            // Joda prints a zero offset as "Z".
+            if local.offset().local_minus_utc() == 0 && line.contains("+00:00") {
+                line = line.replace("+00:00", "Z");
+            }
         }
-        parts.join(" ")
+        for entry in &self.rule.entries {
+            self.entry(entry, event, &mut line);
+        }
+        line
     }
 
-    fn entry(&self, entry: &LogEntry, event: &Value, parts: &mut Vec<String>) {
+    /// Append ` key="value"` parts for one entry of the rule.
+    fn entry(&self, entry: &LogEntry, event: &Value, line: &mut String) {
+        use std::fmt::Write as _;
         if let Some(list) = &entry.each {
             let Some(items) = event.get(list).and_then(Value::as_array) else {
                 return;
             };
             for (i, item) in items.iter().enumerate() {
-                let prefix = entry.key.replace("{i}", &i.to_string());
                 for field in &entry.fields {
-                    if let Some(text) = item.get(field).and_then(|v| self.scalar(v, None)) {
-                        parts.push(format!("{prefix}{field}={text}"));
+                    let Some(value) = item.get(field).filter(|v| is_scalar(v)) else {
+                        continue;
+                    };
+                    line.push(' ');
+                    // `{i}` in the key stands for the item's index.
+                    if entry.key.contains("{i}") {
+                        line.push_str(&entry.key.replace("{i}", &i.to_string()));
+                    } else {
+                        line.push_str(&entry.key);
                     }
+                    line.push_str(field);
+                    line.push('=');
+                    self.scalar(value, None, line);
                 }
             }
             return;
@@ -129,42 +152,55 @@ impl EventsLog {
         let Some(value) = entry.field.as_deref().and_then(|f| event.get(f)) else {
             return;
         };
-        let text = if entry.list {
-            value.as_array().map(|items| {
-                let quoted: Vec<String> =
-                    items.iter().filter_map(|v| self.scalar(v, None)).collect();
-                format!("[{}]", quoted.join(","))
-            })
-        } else {
-            self.scalar(value, entry.hex_width)
-        };
-        if let Some(text) = text {
-            parts.push(format!("{}={text}", entry.key));
+        if entry.list {
+            let Some(items) = value.as_array() else {
+                return;
+            };
+            line.push(' ');
+            line.push_str(&entry.key);
+            line.push_str("=[");
+            let mut first = true;
+            for item in items.iter().filter(|v| is_scalar(v)) {
+                if !first {
+                    line.push(',');
+                }
+                first = false;
+                self.scalar(item, None, line);
+            }
+            line.push(']');
+        } else if is_scalar(value)
+            // Java's %x takes an int: a number that is not one leaves the entry out.
+            && (entry.hex_width.is_none() || !value.is_number() || value.as_i64().is_some())
+        {
+            let _ = write!(line, " {}=", entry.key);
+            self.scalar(value, entry.hex_width, line);
         }
     }
 
-    /// A quoted, escaped value; `null` and non-scalars are left out.
-    fn scalar(&self, value: &Value, hex_width: Option<usize>) -> Option<String> {
-        let raw = match (value, hex_width) {
-            (Value::Number(n), Some(width)) => {
+    /// Append a quoted, escaped scalar (the caller leaves out `null` and non-scalars).
+    fn scalar(&self, value: &Value, hex_width: Option<usize>, line: &mut String) {
+        use std::fmt::Write as _;
+        line.push('"');
+        match (value, hex_width) {
+            (Value::Number(n), Some(width)) => match n.as_i64() {
                 // Java's %x on an int prints its two's complement.
-                let bits = n.as_i64()? as i32 as u32;
-                format!("0x{bits:0width$x}")
-            }
-            (Value::String(s), _) => s.clone(),
-            (Value::Number(n), None) => n.to_string(),
-            (Value::Bool(b), _) => b.to_string(),
-            _ => return None,
-        };
-        Some(format!("\"{}\"", self.escape(&raw)))
+                Some(v) => {
+                    let bits = v as i32 as u32;
+                    let _ = write!(line, "0x{bits:0width$x}");
+                }
+                None => self.escape(&n.to_string(), line),
+            },
+            (Value::String(s), _) => self.escape(s, line),
+            (Value::Number(n), None) => self.escape(&n.to_string(), line),
+            (Value::Bool(b), _) => line.push_str(if *b { "true" } else { "false" }),
+            _ => {}
+        }
+        line.push('"');
     }
 
-    fn escape(&self, raw: &str) -> String {
-        let mut out = String::with_capacity(raw.len());
-        let mut buf = [0u8; 4];
+    fn escape(&self, raw: &str, out: &mut String) {
         for c in raw.chars() {
-            let key: &str = c.encode_utf8(&mut buf);
-            match self.rule.escapes.get(key).and_then(Value::as_str) {
+            match self.escapes.get(c) {
                 Some(escaped) => out.push_str(escaped),
                 None if self
                     .unicode_ranges
@@ -177,6 +213,104 @@ impl EventsLog {
                 None => out.push(c),
             }
         }
-        out
+    }
+}
+
+/// What [`EventsLog::scalar`] writes; other values are left out of the line.
+fn is_scalar(value: &Value) -> bool {
+    matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_))
+}
+
+/// The escape table by character: ASCII by index, the rest (rare) in a short list.
+struct Escapes {
+    ascii: Vec<Option<Box<str>>>,
+    other: Vec<(char, Box<str>)>,
+}
+
+impl Escapes {
+    fn new(table: &serde_json::Map<String, Value>) -> Result<Self, String> {
+        let mut escapes = Escapes {
+            ascii: vec![None; 128],
+            other: Vec::new(),
+        };
+        for (key, escaped) in table {
+            let mut chars = key.chars();
+            let (Some(c), None) = (chars.next(), chars.next()) else {
+                return Err(format!(
+                    "events.log escape key '{key}' is not one character"
+                ));
+            };
+            let escaped: Box<str> = escaped
+                .as_str()
+                .ok_or_else(|| format!("events.log escape for '{key}' is not a string"))?
+                .into();
+            match escapes.ascii.get_mut(c as usize) {
+                Some(slot) => *slot = Some(escaped),
+                None => escapes.other.push((c, escaped)),
+            }
+        }
+        Ok(escapes)
+    }
+
+    fn get(&self, c: char) -> Option<&str> {
+        match self.ascii.get(c as usize) {
+            Some(slot) => slot.as_deref(),
+            None => self.other.iter().find(|(k, _)| *k == c).map(|(_, e)| &**e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The spec's own rule, so the lines below are what the mock writes.
+    fn log(controls: ControlEscapes) -> EventsLog {
+        let spec: Value =
+            serde_json::from_str(include_str!("../../../../specs/mws-events/spec.json")).unwrap();
+        let rule: EventsLogRule =
+            serde_json::from_value(spec["rules"]["events_log"].clone()).unwrap();
+        EventsLog::new(rule, None, None, controls).unwrap()
+    }
+
+    #[test]
+    fn a_line_has_the_timestamp_then_each_entry_quoted_and_escaped() {
+        let event = json!({
+            "eventDate": "2024-06-10 17:13:31 UTC",
+            "severity": "INFO",
+            "code": 234881023,
+            "eventType": "VM \"Provision\"",
+            "associatedObjects": [{"type": "VM", "id": "vm1"}, {"type": "Host", "id": "h\\1"}],
+            "arguments": ["a", 1, null, {"x": 1}],
+            "message": "line\nbreak\ttab\u{1}\u{2028}é",
+        });
+        assert_eq!(
+            log(ControlEscapes::Unicode).line(&event),
+            "2024-06-10T17:13:31.000Z severity=\"INFO\" code=\"0x0dffffff\" \
+             type=\"VM \\\"Provision\\\"\" \
+             associatedObject.0.type=\"VM\" associatedObject.0.id=\"vm1\" \
+             associatedObject.1.type=\"Host\" associatedObject.1.id=\"h\\\\1\" \
+             arguments=[\"a\",\"1\"] message=\"line\\nbreak\\ttab\\u0001\\u2028é\""
+        );
+        assert!(log(ControlEscapes::Raw)
+            .line(&event)
+            .ends_with("message=\"line\\nbreak\\ttab\u{1}\u{2028}é\""));
+    }
+
+    #[test]
+    fn absent_null_and_unprintable_values_leave_their_entry_out() {
+        let line = log(ControlEscapes::Unicode).line(&json!({
+            "severity": null,
+            "code": 1.5,
+            "eventType": {"not": "a scalar"},
+            "origin": true,
+            "arguments": "not a list",
+        }));
+        // No date: the line starts with the separator, as the joined parts always did.
+        assert_eq!(line, " origin=\"true\"");
+        // A negative code prints Java's two's complement.
+        let line = log(ControlEscapes::Unicode).line(&json!({"code": -1}));
+        assert_eq!(line, " code=\"0xffffffff\"");
     }
 }

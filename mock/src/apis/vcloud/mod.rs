@@ -206,8 +206,16 @@ type Outcome = Result<Reply, Refusal>;
 
 /// `8-4-4-4-12` random hex digits from the mock's seeded generator.
 fn uuid(ids: &IdGenerator) -> String {
-    let hex = |n| ids.random_chars(b"0123456789abcdef", n);
-    format!("{}-{}-4{}-8{}-{}", hex(8), hex(4), hex(3), hex(3), hex(12))
+    // One draw of 30 hex digits, cut into the version-4 layout.
+    let hex = ids.random_hex(30);
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..15],
+        &hex[15..18],
+        &hex[18..30]
+    )
 }
 
 /// The media type without its parameters.

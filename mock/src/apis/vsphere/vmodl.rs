@@ -37,6 +37,25 @@ pub struct TypeError {
 /// Nesting deeper than this is refused (serde_json already stops at 128).
 const MAX_DEPTH: usize = 64;
 
+/// Where the walk is, as links back to the root: written out only for an error, so a valid
+/// body costs no string per member.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    Root(&'a str),
+    Member(&'a Place<'a>, &'a str),
+    Item(&'a Place<'a>, usize),
+}
+
+impl std::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Root(path) => f.write_str(path),
+            Place::Member(parent, member) => write!(f, "{parent}.{member}"),
+            Place::Item(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
 impl DataTypes {
     /// Is `name` a declared data type?
     pub fn is_type(&self, name: &str) -> bool {
@@ -97,7 +116,7 @@ impl DataTypes {
         unknown: UnknownMembers,
         path: &str,
     ) -> Result<Value, TypeError> {
-        self.walk(value, declared, unknown, path, 0)
+        self.walk(value, declared, unknown, &Place::Root(path), 0)
     }
 
     fn walk(
@@ -105,11 +124,11 @@ impl DataTypes {
         value: &Value,
         declared: &str,
         unknown: UnknownMembers,
-        path: &str,
+        path: &Place<'_>,
         depth: usize,
     ) -> Result<Value, TypeError> {
         let fail = |message: String| TypeError {
-            path: path.to_owned(),
+            path: path.to_string(),
             message,
         };
         if depth > MAX_DEPTH {
@@ -123,7 +142,7 @@ impl DataTypes {
                 .iter()
                 .enumerate()
                 .map(|(i, item)| {
-                    self.walk(item, item_type, unknown, &format!("{path}[{i}]"), depth + 1)
+                    self.walk(item, item_type, unknown, &Place::Item(path, i), depth + 1)
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array);
@@ -162,7 +181,7 @@ impl DataTypes {
             match fields.get(member) {
                 None | Some(Value::Null) => {}
                 Some(v) => {
-                    let child = format!("{path}.{member}");
+                    let child = Place::Member(path, member);
                     out.insert(
                         member.to_owned(),
                         self.walk(v, member_type, unknown, &child, depth + 1)?,
@@ -179,11 +198,11 @@ impl DataTypes {
         &self,
         value: &Value,
         unknown: UnknownMembers,
-        path: &str,
+        path: &Place<'_>,
         depth: usize,
     ) -> Result<Value, TypeError> {
         let fail = |message: String| TypeError {
-            path: path.to_owned(),
+            path: path.to_string(),
             message,
         };
         let Some(type_name) = value.get("_typeName").and_then(Value::as_str) else {
@@ -203,7 +222,7 @@ impl DataTypes {
                     inner,
                     type_name,
                     unknown,
-                    &format!("{path}._value"),
+                    &Place::Member(path, "_value"),
                     depth + 1,
                 )?
             } else {
