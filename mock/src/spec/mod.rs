@@ -184,10 +184,22 @@ impl LoadedSpec {
     /// the deeper claim answers (`/api/admin/...` goes to the API with `/api/admin/...`
     /// operations, not to one that only has `/api/other`).
     pub fn claim_depth(&self, path: &str) -> usize {
+        // The request's segments once, on the stack, for every template; a claim deeper than
+        // the buffer is counted as its size (no two APIs tell themselves apart that deep).
+        let mut segments = [""; 32];
+        let mut count = 0;
+        for (slot, segment) in segments
+            .iter_mut()
+            .zip(path.split('/').filter(|s| !s.is_empty()))
+        {
+            *slot = segment;
+            count += 1;
+        }
+        let segments = &segments[..count];
         self.spec
             .operations
             .iter()
-            .map(|op| op.leading_match(path))
+            .map(|op| op.leading_match(segments))
             .max()
             .unwrap_or(0)
     }

@@ -295,15 +295,16 @@ impl Operation {
         })
     }
 
-    /// How many leading segments of `path` this template matches (a literal equal, or a
-    /// parameter); the rest of either side does not matter.
-    pub fn leading_match(&self, path: &str) -> usize {
+    /// How many leading segments of a request path (split into its non-empty `segments`) this
+    /// template matches (a literal equal, or a parameter); the rest of either side does not
+    /// matter.
+    pub fn leading_match(&self, segments: &[&str]) -> usize {
         self.segments()
             .iter()
-            .zip(path.split('/').filter(|s| !s.is_empty()))
+            .zip(segments)
             .take_while(|(want, got)| match want {
                 Segment::Param(_) => true,
-                Segment::Literal(text) => **text == **got,
+                Segment::Literal(text) => **text == ***got,
             })
             .count()
     }
