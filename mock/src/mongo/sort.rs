@@ -285,7 +285,7 @@ fn collect_keys<'a, D: DocView<'a>, F: FnMut(Key<'a, D>)>(v: D, parts: &[Part], 
             Some(child) => collect_keys(child, rest, emit),
             None => emit(Key::Null),
         },
-        TypeClass::Array if v.len() == 0 => emit(Key::Null),
+        TypeClass::Array if v.is_empty() => emit(Key::Null),
         TypeClass::Array => {
             for (i, e) in v.items().into_iter().flatten().enumerate() {
                 if part.index == Some(i) {

@@ -81,6 +81,10 @@ pub trait DocView<'a>: Copy {
     /// A member of an object by name (`None` when missing or not an object).
     fn field(self, name: &str) -> Option<Self>;
 
+    fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
     fn is_null(self) -> bool {
         self.class() == TypeClass::Null
     }
