@@ -7,7 +7,7 @@
 //! - [`spec`]: the contract, embedded from `specs/`, typed.
 //! - shared machinery: [`wire`] (request/reply types and HTTP helpers), [`codec`] (JSON and XML
 //!   representations), [`errors`] (vendor error bodies), [`store`], [`auth`], [`clock`],
-//!   [`ids`], [`mongo`] (MongoDB query semantics).
+//!   [`ids`], [`mongo`] (MongoDB query semantics), [`compact`] (a compact stored JSON document).
 
 mod admin;
 pub mod api;
@@ -15,6 +15,7 @@ pub mod apis;
 pub mod auth;
 pub mod clock;
 pub mod codec;
+pub mod compact;
 pub mod config;
 pub mod dispatch;
 pub mod errors;

@@ -2,6 +2,7 @@
 
 use super::order::{cmp_values, type_class, values_equal};
 use super::path::{any_candidate, Part, Path};
+use super::view::{DocView, Num, TypeClass, PREFETCH_AHEAD};
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -230,14 +231,17 @@ struct InSet {
 }
 
 impl InSet {
-    fn contains(&self, c: Option<&Value>) -> bool {
-        match c {
-            None | Some(Value::Null) => self.has_null,
-            Some(Value::String(s)) => self
-                .strings
-                .binary_search_by(|x| x.as_str().cmp(s.as_str()))
-                .is_ok(),
-            Some(v) => self.others.iter().any(|o| values_equal(o, v)),
+    fn contains<'a, D: DocView<'a>>(&self, c: Option<D>) -> bool {
+        let Some(v) = c else {
+            return self.has_null;
+        };
+        match v.class() {
+            TypeClass::Null => self.has_null,
+            TypeClass::String => {
+                let s = v.as_str().unwrap_or("");
+                self.strings.binary_search_by(|x| x.as_str().cmp(s)).is_ok()
+            }
+            _ => self.others.iter().any(|o| values_equal(o, v)),
         }
     }
 }
@@ -301,22 +305,24 @@ impl TypeTest {
         })
     }
 
-    fn matches(self, v: &Value) -> bool {
-        match (self, v) {
-            (TypeTest::Number, Value::Number(_)) => true,
-            (TypeTest::Double, Value::Number(n)) => n.is_f64(),
+    fn matches<'a, D: DocView<'a>>(self, v: D) -> bool {
+        match (self, v.class()) {
+            (TypeTest::Number, TypeClass::Number) => true,
+            (TypeTest::Double, TypeClass::Number) => matches!(v.as_num(), Some(Num::Float(_))),
             // JSON integers map to BSON int when they fit in 32 bits, as drivers do.
-            (TypeTest::Int, Value::Number(n)) => {
-                n.as_i64().is_some_and(|i| i32::try_from(i).is_ok())
+            (TypeTest::Int, TypeClass::Number) => {
+                matches!(v.as_num(), Some(Num::Int(i)) if i32::try_from(i).is_ok())
             }
-            (TypeTest::Long, Value::Number(n)) => {
-                !n.is_f64() && n.as_i64().is_none_or(|i| i32::try_from(i).is_err())
-            }
-            (TypeTest::String, Value::String(_))
-            | (TypeTest::Object, Value::Object(_))
-            | (TypeTest::Array, Value::Array(_))
-            | (TypeTest::Bool, Value::Bool(_))
-            | (TypeTest::Null, Value::Null) => true,
+            (TypeTest::Long, TypeClass::Number) => match v.as_num() {
+                Some(Num::Int(i)) => i32::try_from(i).is_err(),
+                Some(Num::UInt(_)) => true,
+                _ => false,
+            },
+            (TypeTest::String, TypeClass::String)
+            | (TypeTest::Object, TypeClass::Object)
+            | (TypeTest::Array, TypeClass::Array)
+            | (TypeTest::Bool, TypeClass::Bool)
+            | (TypeTest::Null, TypeClass::Null) => true,
             _ => false,
         }
     }
@@ -362,6 +368,25 @@ impl Filter {
     pub fn matches(&self, doc: &Value) -> bool {
         eval_node(&self.root, doc)
     }
+
+    /// Does this document, read through a view (a store's compact form), match?
+    pub fn matches_doc<'a, D: DocView<'a>>(&self, doc: D) -> bool {
+        eval_node(&self.root, doc)
+    }
+
+    /// The documents that match, in their order.
+    pub fn select<'a, D: DocView<'a>>(&self, docs: &[D]) -> Vec<D> {
+        let mut out = Vec::new();
+        for (i, doc) in docs.iter().enumerate() {
+            if let Some(ahead) = docs.get(i + PREFETCH_AHEAD) {
+                ahead.prefetch();
+            }
+            if eval_node(&self.root, *doc) {
+                out.push(*doc);
+            }
+        }
+        out
+    }
 }
 
 impl Default for Filter {
@@ -370,7 +395,7 @@ impl Default for Filter {
     }
 }
 
-fn eval_node(node: &Node, doc: &Value) -> bool {
+fn eval_node<'a, D: DocView<'a>>(node: &Node, doc: D) -> bool {
     match node {
         Node::And(nodes) => nodes.iter().all(|n| eval_node(n, doc)),
         Node::Or(nodes) => nodes.iter().any(|n| eval_node(n, doc)),
@@ -380,7 +405,7 @@ fn eval_node(node: &Node, doc: &Value) -> bool {
 }
 
 /// `expand` is false inside `$elemMatch` on values, where operators see each element as is.
-fn eval_op(op: &Op, v: &Value, parts: &[Part], expand: bool) -> bool {
+fn eval_op<'a, D: DocView<'a>>(op: &Op, v: D, parts: &[Part], expand: bool) -> bool {
     match op {
         Op::Eq(x) => any_candidate(v, parts, expand, &mut |c| eq_matches(c, x)),
         Op::Ne(x) => !any_candidate(v, parts, expand, &mut |c| eq_matches(c, x)),
@@ -392,43 +417,39 @@ fn eval_op(op: &Op, v: &Value, parts: &[Part], expand: bool) -> bool {
             Some(c) => type_class(c) == type_class(x) && cmp.accepts(cmp_values(c, x)),
         }),
         Op::Exists(want) => any_candidate(v, parts, false, &mut |c| c.is_some()) == *want,
-        Op::Regex(re) => any_candidate(
-            v,
-            parts,
-            expand,
-            &mut |c| matches!(c, Some(Value::String(s)) if re.is_match(s)),
-        ),
-        Op::Size(n) => any_candidate(
-            v,
-            parts,
-            false,
-            &mut |c| matches!(c, Some(Value::Array(a)) if a.len() == *n),
-        ),
-        Op::All(items) => !items.is_empty() && items.iter().all(|o| eval_op(o, v, parts, expand)),
-        Op::ElemMatchValue(ops) => any_candidate(v, parts, false, &mut |c| match c {
-            Some(Value::Array(items)) => items
-                .iter()
-                .any(|e| ops.iter().all(|o| eval_op(o, e, &[], false))),
-            _ => false,
+        Op::Regex(re) => any_candidate(v, parts, expand, &mut |c| {
+            c.and_then(|c| c.as_str()).is_some_and(|s| re.is_match(s))
         }),
-        Op::ElemMatchDoc(node) => any_candidate(v, parts, false, &mut |c| match c {
-            Some(Value::Array(items)) => items.iter().any(|e| e.is_object() && eval_node(node, e)),
-            _ => false,
+        Op::Size(n) => any_candidate(v, parts, false, &mut |c| {
+            c.is_some_and(|c| c.class() == TypeClass::Array && c.len() == *n)
+        }),
+        Op::All(items) => !items.is_empty() && items.iter().all(|o| eval_op(o, v, parts, expand)),
+        Op::ElemMatchValue(ops) => {
+            any_candidate(v, parts, false, &mut |c| match c.and_then(|c| c.items()) {
+                Some(mut items) => items.any(|e| ops.iter().all(|o| eval_op(o, e, &[], false))),
+                None => false,
+            })
+        }
+        Op::ElemMatchDoc(node) => any_candidate(v, parts, false, &mut |c| match c
+            .and_then(|c| c.items())
+        {
+            Some(mut items) => items.any(|e| e.class() == TypeClass::Object && eval_node(node, e)),
+            None => false,
         }),
         Op::Type(tests) => any_candidate(v, parts, expand, &mut |c| {
             c.is_some_and(|c| tests.iter().any(|t| t.matches(c)))
         }),
-        Op::Mod(divisor, remainder) => any_candidate(v, parts, expand, &mut |c| match c {
-            Some(Value::Number(n)) => truncate_to_i64(n)
+        Op::Mod(divisor, remainder) => any_candidate(v, parts, expand, &mut |c| {
+            c.and_then(|c| c.as_num())
+                .and_then(truncate_to_i64)
                 .and_then(|i| i.checked_rem(*divisor))
-                .is_some_and(|r| r == *remainder),
-            _ => false,
+                .is_some_and(|r| r == *remainder)
         }),
         Op::Not(ops) => !ops.iter().all(|o| eval_op(o, v, parts, expand)),
     }
 }
 
-fn eq_matches(c: Option<&Value>, x: &Value) -> bool {
+fn eq_matches<'a, D: DocView<'a>>(c: Option<D>, x: &Value) -> bool {
     match c {
         // `{f: null}` also selects documents without the field.
         None => x.is_null(),
@@ -436,12 +457,16 @@ fn eq_matches(c: Option<&Value>, x: &Value) -> bool {
     }
 }
 
-fn truncate_to_i64(n: &serde_json::Number) -> Option<i64> {
-    n.as_i64().or_else(|| {
-        let f = n.as_f64()?.trunc();
-        // Out-of-range doubles have no meaningful 64-bit remainder.
-        (-9.2e18..=9.2e18).contains(&f).then_some(f as i64)
-    })
+fn truncate_to_i64(n: Num) -> Option<i64> {
+    match n {
+        Num::Int(i) => Some(i),
+        Num::UInt(u) => i64::try_from(u).ok(),
+        Num::Float(f) => {
+            let f = f.trunc();
+            // Out-of-range doubles have no meaningful 64-bit remainder.
+            (-9.2e18..=9.2e18).contains(&f).then_some(f as i64)
+        }
+    }
 }
 
 fn is_operator_doc(v: &Value) -> bool {
@@ -664,7 +689,8 @@ impl<'n> Compiler<'n> {
                 let parsed = match arg {
                     Value::Array(items) if items.len() == 2 => match (&items[0], &items[1]) {
                         (Value::Number(d), Value::Number(r)) => {
-                            truncate_to_i64(d).zip(truncate_to_i64(r))
+                            truncate_to_i64(Num::from_number(d))
+                                .zip(truncate_to_i64(Num::from_number(r)))
                         }
                         _ => None,
                     },

@@ -1,6 +1,6 @@
 //! MongoDB query semantics (filter, sort, relaxed JSON), for APIs that forward their query and
-//! sort parameters to MongoDB. The mock reproduces the MongoDB manual's semantics over
-//! `serde_json::Value` documents:
+//! sort parameters to MongoDB. The mock reproduces the MongoDB manual's semantics over any
+//! document readable through [`DocView`] (`serde_json::Value`, or a store's compact form):
 //!
 //! - [`parse_relaxed_json`] reads the parameters the way the Java driver does (unquoted keys,
 //!   single quotes), keeping integers as integers and bounding nesting without recursion.
@@ -25,10 +25,12 @@ mod order;
 mod path;
 mod relaxed;
 mod sort;
+mod view;
 
 pub use filter::{Filter, LimitKind, QueryError, QueryLimits};
 pub use relaxed::parse_relaxed_json;
 pub use sort::SortSpec;
+pub use view::{DocView, Num, TypeClass};
 
 #[cfg(test)]
 mod tests {

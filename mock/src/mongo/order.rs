@@ -4,112 +4,135 @@
 //! Order"); JSON only has six of those types. Equality is defined as "compares equal" in this
 //! order, so `1 == 1.0` and embedded documents are equal only with the same field order.
 
-use serde_json::{Map, Number, Value};
+use super::view::{DocView, Num, TypeClass};
 use std::cmp::Ordering;
 
-/// Canonical type class, in MongoDB's cross-type sort order. Values of the same class are
-/// comparable by `$lt`/`$gt` (type bracketing); values of different classes never are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum TypeClass {
-    Null,
-    Number,
-    String,
-    Object,
-    Array,
-    Bool,
+pub(crate) fn type_class<'a, D: DocView<'a>>(v: D) -> TypeClass {
+    v.class()
 }
 
-pub(crate) fn type_class(v: &Value) -> TypeClass {
-    match v {
-        Value::Null => TypeClass::Null,
-        Value::Number(_) => TypeClass::Number,
-        Value::String(_) => TypeClass::String,
-        Value::Object(_) => TypeClass::Object,
-        Value::Array(_) => TypeClass::Array,
-        Value::Bool(_) => TypeClass::Bool,
+/// Total order over JSON values following MongoDB's BSON comparison rules. `a` and `b` may be
+/// different views (a stored document against a query operand).
+pub(crate) fn cmp_values<'a, 'b, A: DocView<'a>, B: DocView<'b>>(a: A, b: B) -> Ordering {
+    let (ca, cb) = (a.class(), b.class());
+    if ca != cb {
+        return ca.cmp(&cb);
     }
-}
-
-/// Total order over JSON values following MongoDB's BSON comparison rules.
-pub(crate) fn cmp_values(a: &Value, b: &Value) -> Ordering {
-    match (a, b) {
-        (Value::Null, Value::Null) => Ordering::Equal,
-        (Value::Number(x), Value::Number(y)) => cmp_numbers(x, y),
+    match ca {
+        TypeClass::Null => Ordering::Equal,
+        TypeClass::Number => cmp_nums(a.as_num(), b.as_num()),
         // Simple binary comparison: Rust's `str` ordering is byte-wise on UTF-8.
-        (Value::String(x), Value::String(y)) => x.as_bytes().cmp(y.as_bytes()),
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Object(x), Value::Object(y)) => cmp_objects(x, y),
-        (Value::Array(x), Value::Array(y)) => cmp_arrays(x, y),
-        _ => type_class(a).cmp(&type_class(b)),
+        TypeClass::String => a.as_str().unwrap_or("").cmp(b.as_str().unwrap_or("")),
+        TypeClass::Bool => a.as_bool().cmp(&b.as_bool()),
+        TypeClass::Object => match (a.fields(), b.fields()) {
+            (Some(x), Some(y)) => cmp_objects(x, y),
+            _ => Ordering::Equal,
+        },
+        TypeClass::Array => match (a.items(), b.items()) {
+            (Some(x), Some(y)) => cmp_arrays(x, y),
+            _ => Ordering::Equal,
+        },
     }
 }
 
 /// Equality as MongoDB's `$eq` sees it (numeric types unified, order-sensitive documents).
-pub(crate) fn values_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::String(x), Value::String(y)) => x == y,
-        (Value::Number(x), Value::Number(y)) => cmp_numbers(x, y) == Ordering::Equal,
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Null, Value::Null) => true,
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| values_equal(p, q))
-        }
-        // serde_json's own Map equality ignores key order (IndexMap), so compare pairwise.
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y)
-                    .all(|((k1, v1), (k2, v2))| k1 == k2 && values_equal(v1, v2))
-        }
-        _ => false,
+pub(crate) fn values_equal<'a, 'b, A: DocView<'a>, B: DocView<'b>>(a: A, b: B) -> bool {
+    let class = a.class();
+    if class != b.class() {
+        return false;
+    }
+    match class {
+        TypeClass::String => a.as_str() == b.as_str(),
+        TypeClass::Number => cmp_nums(a.as_num(), b.as_num()) == Ordering::Equal,
+        TypeClass::Bool => a.as_bool() == b.as_bool(),
+        TypeClass::Null => true,
+        TypeClass::Array => match (a.items(), b.items()) {
+            (Some(mut x), Some(mut y)) => loop {
+                match (x.next(), y.next()) {
+                    (None, None) => return true,
+                    (Some(p), Some(q)) if values_equal(p, q) => {}
+                    _ => return false,
+                }
+            },
+            _ => false,
+        },
+        // Pairwise: serde_json's own Map equality ignores key order (IndexMap).
+        TypeClass::Object => match (a.fields(), b.fields()) {
+            (Some(mut x), Some(mut y)) => loop {
+                match (x.next(), y.next()) {
+                    (None, None) => return true,
+                    (Some((k1, v1)), Some((k2, v2))) if k1 == k2 && values_equal(v1, v2) => {}
+                    _ => return false,
+                }
+            },
+            _ => false,
+        },
     }
 }
 
 /// Documents compare pair by pair: value type, then field name, then value; a prefix sorts
 /// first (manual "Objects", with the type step added by DOCS-14025).
-fn cmp_objects(a: &Map<String, Value>, b: &Map<String, Value>) -> Ordering {
-    for ((ka, va), (kb, vb)) in a.iter().zip(b) {
-        let ord = type_class(va)
-            .cmp(&type_class(vb))
+fn cmp_objects<'a, 'b, A: DocView<'a>, B: DocView<'b>>(
+    mut a: impl Iterator<Item = (&'a str, A)>,
+    mut b: impl Iterator<Item = (&'b str, B)>,
+) -> Ordering {
+    loop {
+        let ((ka, va), (kb, vb)) = match (a.next(), b.next()) {
+            (Some(x), Some(y)) => (x, y),
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+        };
+        let ord = va
+            .class()
+            .cmp(&vb.class())
             .then_with(|| ka.as_bytes().cmp(kb.as_bytes()))
             .then_with(|| cmp_values(va, vb));
         if ord != Ordering::Equal {
             return ord;
         }
     }
-    a.len().cmp(&b.len())
 }
 
 /// BSON arrays are documents keyed "0", "1", ...; keys at the same position are equal, so
 /// only types and values matter.
-fn cmp_arrays(a: &[Value], b: &[Value]) -> Ordering {
-    for (va, vb) in a.iter().zip(b) {
+fn cmp_arrays<'a, 'b, A: DocView<'a>, B: DocView<'b>>(
+    mut a: impl Iterator<Item = A>,
+    mut b: impl Iterator<Item = B>,
+) -> Ordering {
+    loop {
+        let (va, vb) = match (a.next(), b.next()) {
+            (Some(x), Some(y)) => (x, y),
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+        };
         let ord = cmp_values(va, vb);
         if ord != Ordering::Equal {
             return ord;
         }
     }
-    a.len().cmp(&b.len())
+}
+
+fn cmp_nums(a: Option<Num>, b: Option<Num>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => cmp_numbers(a, b),
+        _ => Ordering::Equal,
+    }
 }
 
 /// Exact numeric comparison across i64/u64/f64 (no rounding through f64 for big integers).
-pub(crate) fn cmp_numbers(a: &Number, b: &Number) -> Ordering {
-    match (as_int(a), as_int(b)) {
+pub(crate) fn cmp_numbers(a: Num, b: Num) -> Ordering {
+    match (a.as_int(), b.as_int()) {
         (Some(x), Some(y)) => x.cmp(&y),
-        (Some(x), None) => cmp_int_float(x, b.as_f64().unwrap_or(0.0)),
-        (None, Some(y)) => cmp_int_float(y, a.as_f64().unwrap_or(0.0)).reverse(),
+        (Some(x), None) => cmp_int_float(x, b.as_f64()),
+        (None, Some(y)) => cmp_int_float(y, a.as_f64()).reverse(),
         (None, None) => {
-            let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
+            let (x, y) = (a.as_f64(), b.as_f64());
             // serde_json numbers are finite, so partial_cmp only fails in theory.
             x.partial_cmp(&y).unwrap_or(Ordering::Equal)
         }
     }
-}
-
-fn as_int(n: &Number) -> Option<i128> {
-    n.as_i64()
-        .map(i128::from)
-        .or_else(|| n.as_u64().map(i128::from))
 }
 
 fn cmp_int_float(i: i128, f: f64) -> Ordering {

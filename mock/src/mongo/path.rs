@@ -11,7 +11,7 @@
 //! - with `expand`, an array at the end of the path yields each element, then the array itself
 //!   (one level only: `{a:1}` does not see `a:[[1]]`).
 
-use serde_json::{Map, Value};
+use super::view::{DocView, TypeClass};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Part {
@@ -49,25 +49,15 @@ fn array_index(name: &str) -> Option<usize> {
     }
 }
 
-/// Field lookup. Event documents have about ten keys, where comparing keys in place is
-/// cheaper than hashing the name with SipHash.
-#[inline]
-pub(crate) fn get_field<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    if map.len() <= 16 {
-        map.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v)
-    } else {
-        map.get(name)
-    }
-}
-
 /// Calls `f` for each candidate until it returns `true`; returns whether it did.
-pub(crate) fn any_candidate<'a, F>(v: &'a Value, parts: &[Part], expand: bool, f: &mut F) -> bool
+pub(crate) fn any_candidate<'a, D, F>(v: D, parts: &[Part], expand: bool, f: &mut F) -> bool
 where
-    F: FnMut(Option<&'a Value>) -> bool,
+    D: DocView<'a>,
+    F: FnMut(Option<D>) -> bool,
 {
     let Some((part, rest)) = parts.split_first() else {
         if expand {
-            if let Value::Array(items) = v {
+            if let Some(items) = v.items() {
                 for e in items {
                     if f(Some(e)) {
                         return true;
@@ -77,13 +67,13 @@ where
         }
         return f(Some(v));
     };
-    match v {
-        Value::Object(map) => match get_field(map, &part.name) {
+    match v.class() {
+        TypeClass::Object => match v.field(&part.name) {
             Some(child) => any_candidate(child, rest, expand, f),
             None => f(None),
         },
-        Value::Array(items) => {
-            for (i, e) in items.iter().enumerate() {
+        TypeClass::Array => {
+            for (i, e) in v.items().into_iter().flatten().enumerate() {
                 if part.index == Some(i) {
                     let stop = if rest.is_empty() {
                         // Positional addressing is not an implicit traversal: no expansion.
@@ -95,8 +85,8 @@ where
                         return true;
                     }
                 }
-                if let Value::Object(map) = e {
-                    let stop = match get_field(map, &part.name) {
+                if e.class() == TypeClass::Object {
+                    let stop = match e.field(&part.name) {
                         Some(child) => any_candidate(child, rest, expand, f),
                         // For a numeric component the array was addressed positionally, so
                         // elements lacking a field of that name do not count as "missing".
@@ -117,33 +107,36 @@ where
 /// Continues a path below a positionally addressed element. An element that is itself an
 /// array is treated as a document keyed "0", "1", ... (BSON's representation), so only a
 /// further numeric component reaches into it.
-fn positional_descend<'a, F>(e: &'a Value, rest: &[Part], expand: bool, f: &mut F) -> bool
+fn positional_descend<'a, D, F>(e: D, rest: &[Part], expand: bool, f: &mut F) -> bool
 where
-    F: FnMut(Option<&'a Value>) -> bool,
+    D: DocView<'a>,
+    F: FnMut(Option<D>) -> bool,
 {
-    match e {
-        Value::Array(inner) => {
+    match e.items() {
+        Some(mut inner) => {
             let (next, after) = match rest.split_first() {
                 Some(split) => split,
                 None => return f(Some(e)),
             };
-            match next.index.and_then(|i| inner.get(i)) {
+            match next.index.and_then(|i| inner.nth(i)) {
                 Some(child) => any_candidate(child, after, expand, f),
                 None => f(None),
             }
         }
-        _ => any_candidate(e, rest, expand, f),
+        None => any_candidate(e, rest, expand, f),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn collect(doc: &Value, path: &str, expand: bool) -> Vec<Option<Value>> {
         let mut out = Vec::new();
-        any_candidate(doc, &Path::parse(path).parts, expand, &mut |c| {
+        any_candidate(doc, &Path::parse(path).parts, expand, &mut |c: Option<
+            &Value,
+        >| {
             out.push(c.cloned());
             false
         });

@@ -1,8 +1,9 @@
 //! MongoDB sort specifications (`{"field": 1 | -1, ...}`).
 
 use super::filter::{LimitKind, QueryError, QueryLimits};
-use super::order::cmp_values;
-use super::path::{get_field, Part, Path};
+use super::order::{cmp_numbers, cmp_values};
+use super::path::{Part, Path};
+use super::view::{DocView, Num, TypeClass, PREFETCH_AHEAD};
 use serde_json::Value;
 use std::cmp::Ordering;
 
@@ -19,31 +20,48 @@ pub struct SortSpec {
 }
 
 /// The value a document sorts by for one key. `Undefined` is what an empty array contributes:
-/// it sorts before null and missing (DOCS-2760).
+/// it sorts before null and missing (DOCS-2760). Numbers and strings are decoded once, when the
+/// key is extracted, since a sort compares each key many times.
 #[derive(Debug, Clone, Copy)]
-enum Key<'a> {
+enum Key<'a, D> {
     Undefined,
     Null,
-    Val(&'a Value),
+    Num(Num),
+    Str(&'a str),
+    Val(D),
 }
 
-static NULL: Value = Value::Null;
+impl<'a, D: DocView<'a>> Key<'a, D> {
+    fn of(v: D) -> Self {
+        match v.class() {
+            TypeClass::Null => Key::Null,
+            TypeClass::Number => v.as_num().map_or(Key::Val(v), Key::Num),
+            TypeClass::String => v.as_str().map_or(Key::Val(v), Key::Str),
+            _ => Key::Val(v),
+        }
+    }
 
-fn cmp_key(a: Key<'_>, b: Key<'_>) -> Ordering {
+    fn class(self) -> TypeClass {
+        match self {
+            Key::Undefined | Key::Null => TypeClass::Null,
+            Key::Num(_) => TypeClass::Number,
+            Key::Str(_) => TypeClass::String,
+            Key::Val(v) => v.class(),
+        }
+    }
+}
+
+fn cmp_key<'a, D: DocView<'a>>(a: Key<'a, D>, b: Key<'a, D>) -> Ordering {
     match (a, b) {
         (Key::Undefined, Key::Undefined) => Ordering::Equal,
         (Key::Undefined, _) => Ordering::Less,
         (_, Key::Undefined) => Ordering::Greater,
-        (x, y) => cmp_values(x.value(), y.value()),
-    }
-}
-
-impl<'a> Key<'a> {
-    fn value(self) -> &'a Value {
-        match self {
-            Key::Val(v) => v,
-            Key::Null | Key::Undefined => &NULL,
-        }
+        (Key::Num(x), Key::Num(y)) => cmp_numbers(x, y),
+        (Key::Str(x), Key::Str(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Key::Val(x), Key::Val(y)) => cmp_values(x, y),
+        // Different kinds of key: only the type order can tell them apart (a `Val` is never a
+        // number or a string, and a null `Val` does not occur).
+        (x, y) => x.class().cmp(&y.class()),
     }
 }
 
@@ -91,6 +109,11 @@ impl SortSpec {
     }
 
     pub fn compare(&self, a: &Value, b: &Value) -> Ordering {
+        self.compare_docs(a, b)
+    }
+
+    /// [`SortSpec::compare`] over documents read through a view.
+    pub fn compare_docs<'a, D: DocView<'a>>(&self, a: D, b: D) -> Ordering {
         for (path, dir) in &self.keys {
             let ord = directed(
                 *dir,
@@ -105,12 +128,17 @@ impl SortSpec {
     }
 
     /// Stable sort in place: ties keep their input order, as a natural-order scan would.
-    pub fn sort<'v>(&self, docs: &mut [&'v Value]) {
+    pub fn sort(&self, docs: &mut [&Value]) {
+        self.sort_docs(docs);
+    }
+
+    /// [`SortSpec::sort`] over documents read through a view.
+    pub fn sort_docs<'a, D: DocView<'a>>(&self, docs: &mut [D]) {
         if self.keys.is_empty() || docs.len() < 2 {
             return;
         }
         let order = self.order(docs, docs.len());
-        let original: Vec<&'v Value> = docs.to_vec();
+        let original: Vec<D> = docs.to_vec();
         for (slot, i) in docs.iter_mut().zip(order) {
             *slot = original[i];
         }
@@ -120,8 +148,13 @@ impl SortSpec {
     /// a page at `offset`/`max` needs only `offset + max` documents sorted, so a selection
     /// (linear) replaces sorting every match.
     pub fn sort_top(&self, docs: &mut Vec<&Value>, k: usize) {
+        self.sort_top_docs(docs, k);
+    }
+
+    /// [`SortSpec::sort_top`] over documents read through a view.
+    pub fn sort_top_docs<'a, D: DocView<'a>>(&self, docs: &mut Vec<D>, k: usize) {
         if k >= docs.len() {
-            self.sort(docs);
+            self.sort_docs(docs);
             return;
         }
         if self.keys.is_empty() {
@@ -133,16 +166,54 @@ impl SortSpec {
     }
 
     /// The indices of the first `k` documents in sorted order, ties by input position.
-    fn order(&self, docs: &[&Value], k: usize) -> Vec<usize> {
+    fn order<'a, D: DocView<'a>>(&self, docs: &[D], k: usize) -> Vec<usize> {
+        if k == 0 {
+            return Vec::new();
+        }
         // Extract every key once: path walks are far costlier than key comparisons.
         let width = self.keys.len();
-        let mut keys: Vec<Key<'_>> = Vec::with_capacity(docs.len() * width);
-        for doc in docs.iter() {
+        let mut keys: Vec<Key<'a, D>> = Vec::with_capacity(docs.len() * width);
+        for (i, doc) in docs.iter().enumerate() {
+            if let Some(ahead) = docs.get(i + PREFETCH_AHEAD) {
+                ahead.prefetch();
+            }
             for (path, dir) in &self.keys {
-                keys.push(sort_key(doc, &path.parts, *dir));
+                keys.push(sort_key(*doc, &path.parts, *dir));
             }
         }
         // A total order: the keys, then the input position (what makes it stable).
+        let compare = |&i: &u32, &j: &u32| {
+            let (i, j) = (i as usize, j as usize);
+            let (ki, kj) = (&keys[i * width..][..width], &keys[j * width..][..width]);
+            for (((_, dir), a), b) in self.keys.iter().zip(ki).zip(kj) {
+                let ord = directed(*dir, *a, *b);
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+            }
+            i.cmp(&j)
+        };
+        // u32 positions halve the index array a selection over a large store moves around.
+        let mut order: Vec<u32> = match u32::try_from(docs.len()) {
+            Ok(n) => (0..n).collect(),
+            Err(_) => return self.order_wide(&keys, docs.len(), k),
+        };
+        if k < order.len() {
+            order.select_nth_unstable_by(k - 1, compare);
+            order.truncate(k);
+        }
+        order.sort_unstable_by(compare);
+        order.into_iter().map(|i| i as usize).collect()
+    }
+
+    /// [`SortSpec::order`] for more documents than `u32` counts.
+    fn order_wide<'a, D: DocView<'a>>(
+        &self,
+        keys: &[Key<'a, D>],
+        len: usize,
+        k: usize,
+    ) -> Vec<usize> {
+        let width = self.keys.len();
         let compare = |&i: &usize, &j: &usize| {
             let (ki, kj) = (&keys[i * width..][..width], &keys[j * width..][..width]);
             for (((_, dir), a), b) in self.keys.iter().zip(ki).zip(kj) {
@@ -153,10 +224,7 @@ impl SortSpec {
             }
             i.cmp(&j)
         };
-        let mut order: Vec<usize> = (0..docs.len()).collect();
-        if k == 0 {
-            return Vec::new();
-        }
+        let mut order: Vec<usize> = (0..len).collect();
         if k < order.len() {
             order.select_nth_unstable_by(k - 1, compare);
             order.truncate(k);
@@ -166,7 +234,7 @@ impl SortSpec {
     }
 }
 
-fn directed(dir: Direction, a: Key<'_>, b: Key<'_>) -> Ordering {
+fn directed<'a, D: DocView<'a>>(dir: Direction, a: Key<'a, D>, b: Key<'a, D>) -> Ordering {
     match dir {
         Direction::Ascending => cmp_key(a, b),
         Direction::Descending => cmp_key(b, a),
@@ -174,8 +242,8 @@ fn directed(dir: Direction, a: Key<'_>, b: Key<'_>) -> Ordering {
 }
 
 /// Ascending sorts use the smallest value the path reaches, descending the largest.
-fn sort_key<'a>(doc: &'a Value, parts: &[Part], dir: Direction) -> Key<'a> {
-    let mut best: Option<Key<'a>> = None;
+fn sort_key<'a, D: DocView<'a>>(doc: D, parts: &[Part], dir: Direction) -> Key<'a, D> {
+    let mut best: Option<Key<'a, D>> = None;
     collect_keys(doc, parts, &mut |k| {
         best = Some(match best {
             None => k,
@@ -198,40 +266,45 @@ fn sort_key<'a>(doc: &'a Value, parts: &[Part], dir: Direction) -> Key<'a> {
 /// Sort keys follow index key generation: a leaf array contributes its elements (an empty one
 /// `Undefined`), and anything that lacks the path contributes null, including scalar elements
 /// of an array in mid-path (SERVER-4529 lists these keys).
-fn collect_keys<'a, F: FnMut(Key<'a>)>(v: &'a Value, parts: &[Part], emit: &mut F) {
+fn collect_keys<'a, D: DocView<'a>, F: FnMut(Key<'a, D>)>(v: D, parts: &[Part], emit: &mut F) {
     let Some((part, rest)) = parts.split_first() else {
-        match v {
-            Value::Array(items) if items.is_empty() => emit(Key::Undefined),
-            Value::Array(items) => items.iter().for_each(|e| emit(Key::Val(e))),
-            _ => emit(Key::Val(v)),
+        match v.items() {
+            Some(mut items) => match items.next() {
+                None => emit(Key::Undefined),
+                Some(first) => {
+                    emit(Key::of(first));
+                    items.for_each(|e| emit(Key::of(e)));
+                }
+            },
+            None => emit(Key::of(v)),
         }
         return;
     };
-    match v {
-        Value::Object(map) => match get_field(map, &part.name) {
+    match v.class() {
+        TypeClass::Object => match v.field(&part.name) {
             Some(child) => collect_keys(child, rest, emit),
             None => emit(Key::Null),
         },
-        Value::Array(items) if items.is_empty() => emit(Key::Null),
-        Value::Array(items) => {
-            for (i, e) in items.iter().enumerate() {
+        TypeClass::Array if v.is_empty() => emit(Key::Null),
+        TypeClass::Array => {
+            for (i, e) in v.items().into_iter().flatten().enumerate() {
                 if part.index == Some(i) {
                     if rest.is_empty() {
-                        emit(Key::Val(e));
+                        emit(Key::of(e));
                     } else {
                         collect_keys(e, rest, emit);
                     }
                 }
                 // Mirrors the matcher: a numeric component addresses positionally, so only
                 // named lookups turn a lacking element into null.
-                match e {
-                    Value::Object(map) => match get_field(map, &part.name) {
+                if e.class() == TypeClass::Object {
+                    match e.field(&part.name) {
                         Some(child) => collect_keys(child, rest, emit),
                         None if part.index.is_none() => emit(Key::Null),
                         None => {}
-                    },
-                    _ if part.index.is_none() => emit(Key::Null),
-                    _ => {}
+                    }
+                } else if part.index.is_none() {
+                    emit(Key::Null);
                 }
             }
         }

@@ -3,9 +3,11 @@
 //! Order of checks, as MWS's servlet filters apply them: authentication (401), resource (404),
 //! method (405), permission (403), parameters and api-version (400), then the operation.
 //!
-//! Events are stored as `Arc<Value>` under the v3 names. Readers hold the store's lock only to
-//! copy those pointers: matching, sorting and rendering happen after it is released, so a long
-//! list never holds up a create. What one list may cost is capped by the spec's query limits.
+//! Events are stored under the v3 names as [`CompactDoc`]s: one shared allocation each, read in
+//! place by the matcher and sort. Readers hold the store's lock only to copy those pointers:
+//! matching, sorting and rendering happen after it is released, so a long list never holds up a
+//! create. Only the events of a page become `Value`s again, to be rendered. What one list may
+//! cost is capped by the spec's query limits.
 
 pub mod config;
 pub mod dates;
@@ -20,6 +22,7 @@ use serde_json::{json, Map, Value};
 
 use crate::api::{self, Account, Api, Credential, Ctx, Registration};
 use crate::auth::{basic_credentials, secrets_equal};
+use crate::compact::{CompactDoc, DocRef};
 use crate::config::MockConfig;
 use crate::errors::{self, ApiError};
 use crate::mongo::{parse_relaxed_json, Filter, LimitKind, QueryError, QueryLimits, SortSpec};
@@ -62,7 +65,7 @@ pub struct MwsApi {
     /// `WWW-Authenticate` of every 401.
     challenge: String,
     /// Stored events in insertion order (MongoDB's natural order), by id, under the v3 names.
-    store: Store<Arc<Value>>,
+    store: Store<CompactDoc>,
     log: EventsLog,
 }
 
@@ -211,7 +214,7 @@ impl MwsApi {
                     id
                 }
             };
-            ready.push((id, Arc::new(Value::Object(event))));
+            ready.push((id, CompactDoc::encode(&Value::Object(event))));
         }
         let ids = ready.iter().map(|(id, _)| id.clone()).collect();
         for (id, event) in ready {
@@ -302,7 +305,7 @@ impl MwsApi {
                 } else {
                     View::Current
                 };
-                let event = self.project(render(&stored, view, &self.rules), &pairs);
+                let event = self.project(render(&stored.to_value(), view, &self.rules), &pairs);
                 Ok(Reply::value(StatusCode::OK, event).pretty(pretty))
             }
             "createEvent" => self.create(req, ctx, op, &version, pretty),
@@ -363,13 +366,10 @@ impl MwsApi {
             let store = self.store.read();
             (store.items().to_vec(), store.len())
         };
-        let mut matched: Vec<&Value> = match &filter {
-            Some(f) => snapshot
-                .iter()
-                .map(|e| e.as_ref())
-                .filter(|e| f.matches(e))
-                .collect(),
-            None => snapshot.iter().map(|e| e.as_ref()).collect(),
+        let events: Vec<DocRef<'_>> = snapshot.iter().map(CompactDoc::view).collect();
+        let mut matched = match &filter {
+            Some(f) => f.select(&events),
+            None => events,
         };
         let total = match self.total_count {
             TotalCount::Matching => matched.len(),
@@ -379,7 +379,7 @@ impl MwsApi {
         let take = max.filter(|&m| m > 0).unwrap_or(self.page_items);
         match &sort {
             // Only the documents up to the end of the page need sorting.
-            Some(sort) => sort.sort_top(&mut matched, offset.saturating_add(take)),
+            Some(sort) => sort.sort_top_docs(&mut matched, offset.saturating_add(take)),
             None if self.list_order == ListOrder::NewestFirst => matched.reverse(),
             None => {}
         }
@@ -388,7 +388,7 @@ impl MwsApi {
             .into_iter()
             .skip(offset)
             .take(take)
-            .map(|e| self.project(render(e, view, &self.rules), pairs))
+            .map(|e| self.project(render(&e.to_value(), view, &self.rules), pairs))
             .collect();
         let l = &self.rules.list;
         let mut envelope = Map::new();
@@ -555,7 +555,7 @@ impl MwsApi {
                 map.insert("id".into(), Value::String(id.clone()));
             }
             store
-                .insert(id.clone(), Arc::new(stored.clone()))
+                .insert(id.clone(), CompactDoc::encode(&stored))
                 .map_err(|refused| {
                     MwsError::new("internal").with("detail", format!("the mock refused: {refused}"))
                 })?;
@@ -727,7 +727,7 @@ impl Api for MwsApi {
         match (req.method(), path) {
             (&Method::GET, "events") => {
                 let snapshot = self.store.read().items().to_vec();
-                let events: Vec<Value> = snapshot.iter().map(|e| Value::clone(e)).collect();
+                let events: Vec<Value> = snapshot.iter().map(CompactDoc::to_value).collect();
                 Some(json_response(StatusCode::OK, &Value::Array(events), false))
             }
             (&Method::POST, "events") => Some(match serde_json::from_slice::<Value>(req.body()) {
