@@ -144,19 +144,20 @@ impl LoadedSpec {
     pub fn route<'s, 'p>(&'s self, method: &str, path: &'p str) -> Routed<'s, 'p> {
         // The most specific template wins (fewest parameters; the first declared on a tie), so
         // a catch-all such as `/{type}/{id}/{method}` answers only what no named operation covers.
-        let mut best: Option<(&Operation, Vec<(&str, &'p str)>)> = None;
+        let mut best: Option<(&Operation, usize)> = None;
         for op in &self.spec.operations {
             if op.method != method {
                 continue;
             }
-            if let Some(params) = op.path_params(path) {
-                if best.as_ref().is_none_or(|(_, b)| params.len() < b.len()) {
-                    best = Some((op, params));
+            if let Some(count) = op.match_params(path) {
+                if best.is_none_or(|(_, b)| count < b) {
+                    best = Some((op, count));
                 }
             }
         }
-        if let Some((op, params)) = best {
-            return Routed::Operation(op, params);
+        // Only the winner's parameters are collected.
+        if let Some(params) = best.and_then(|(op, _)| Some((op, op.path_params(path)?))) {
+            return Routed::Operation(params.0, params.1);
         }
         // No operation of this method: which methods the path has, if any (the rare case).
         let allowed: Vec<&str> = self

@@ -311,7 +311,23 @@ impl Operation {
 
     /// Does `path` (relative to the base path, no query) match this operation's template?
     pub fn matches_path(&self, path: &str) -> bool {
-        self.path_params(path).is_some()
+        self.match_params(path).is_some()
+    }
+
+    /// How many `{name}` segments the template fills if `path` matches it; `None` if it does
+    /// not. Allocates nothing: routing asks this of every operation.
+    pub fn match_params(&self, path: &str) -> Option<usize> {
+        let mut want = self.segments().iter();
+        let mut got = path.split('/').filter(|s| !s.is_empty());
+        let mut params = 0;
+        loop {
+            match (want.next(), got.next()) {
+                (None, None) => return Some(params),
+                (Some(Segment::Param(_)), Some(_)) => params += 1,
+                (Some(Segment::Literal(text)), Some(g)) if **text == *g => {}
+                _ => return None,
+            }
+        }
     }
 
     /// The `{name}` segments of the template, filled from `path`; `None` if it does not match.

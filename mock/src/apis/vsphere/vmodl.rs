@@ -24,6 +24,10 @@ struct DataType {
     extends: Option<String>,
     /// Member name -> declared type (`T`, `T[]`, a primitive, or `Any`), in order.
     members: Map<String, Value>,
+    /// Every member with the inherited ones first, worked out on first use (each write walks
+    /// the posted event's types).
+    #[serde(skip)]
+    all_members: std::sync::OnceLock<Box<[(Box<str>, Box<str>)]>>,
 }
 
 /// Why a value does not deserialise into its declared type.
@@ -79,8 +83,20 @@ impl DataTypes {
         false
     }
 
-    /// Every member of `name`, inherited ones first.
-    fn members(&self, name: &str) -> Vec<(&str, &str)> {
+    /// Every member of `name` (member, declared type), inherited ones first.
+    fn members(&self, name: &str) -> &[(Box<str>, Box<str>)] {
+        match self.types.get(name) {
+            Some(data_type) => data_type.all_members.get_or_init(|| {
+                self.chain_members(name)
+                    .into_iter()
+                    .map(|(member, declared)| (member.into(), declared.into()))
+                    .collect()
+            }),
+            None => &[],
+        }
+    }
+
+    fn chain_members(&self, name: &str) -> Vec<(&str, &str)> {
         let mut chain = Vec::new();
         let mut current = self.types.get_key_value(name);
         while let Some((type_name, data_type)) = current {
@@ -170,7 +186,7 @@ impl DataTypes {
         if unknown == UnknownMembers::Reject {
             if let Some(extra) = fields
                 .keys()
-                .find(|k| *k != "_typeName" && !members.iter().any(|(m, _)| m == k))
+                .find(|k| *k != "_typeName" && !members.iter().any(|(m, _)| **m == ***k))
             {
                 return Err(fail(format!("{path}: {actual} has no member '{extra}'")));
             }
@@ -178,12 +194,12 @@ impl DataTypes {
         let mut out = Map::new();
         out.insert("_typeName".into(), Value::String(actual.to_owned()));
         for (member, member_type) in members {
-            match fields.get(member) {
+            match fields.get(&**member) {
                 None | Some(Value::Null) => {}
                 Some(v) => {
                     let child = Place::Member(path, member);
                     out.insert(
-                        member.to_owned(),
+                        member.to_string(),
                         self.walk(v, member_type, unknown, &child, depth + 1)?,
                     );
                 }
