@@ -27,8 +27,11 @@ struct DataType {
     /// Every member with the inherited ones first, worked out on first use (each write walks
     /// the posted event's types).
     #[serde(skip)]
-    all_members: std::sync::OnceLock<Box<[(Box<str>, Box<str>)]>>,
+    all_members: std::sync::OnceLock<Box<[Member]>>,
 }
+
+/// A member's name and its declared type.
+type Member = (Box<str>, Box<str>);
 
 /// Why a value does not deserialise into its declared type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +87,7 @@ impl DataTypes {
     }
 
     /// Every member of `name` (member, declared type), inherited ones first.
-    fn members(&self, name: &str) -> &[(Box<str>, Box<str>)] {
+    fn members(&self, name: &str) -> &[Member] {
         match self.types.get(name) {
             Some(data_type) => data_type.all_members.get_or_init(|| {
                 self.chain_members(name)
