@@ -22,10 +22,12 @@ use serde_json::{json, Value};
 use crate::api::{self, Account, Api, Credential, Ctx, Registration};
 use crate::auth::aksk::{self, Profile, VerifyError};
 use crate::auth::secrets_equal;
+use crate::compact::CompactDoc;
 use crate::config::MockConfig;
 use crate::errors::{self, ApiError};
+use crate::mongo::DocView;
 use crate::spec::{self, BodyError, LoadedSpec, Operation, Routed, SpecError};
-use crate::store::{Budget, Store, Weigh};
+use crate::store::{entry_weight, Budget, Store};
 use crate::wire::{exceeds_body_limit, json_response, path_param, Reply, Request, Response};
 
 use config::{AccessKey, CesConfig, CesFlags, DuplicateId, SubEventMode, Token};
@@ -167,8 +169,9 @@ pub struct CesApi {
     /// Signatures received, when replays are refused.
     replays: Option<replay::Seen>,
     replay_message: String,
-    /// Reported events (with `event_id`, `project_id`, `received_ms`), each once, by dedup key.
-    store: Store<Value>,
+    /// Reported events (with `event_id`, `project_id`, `received_ms`), each once, by dedup key,
+    /// each a [`CompactDoc`] (one allocation; the same JSON back, key order included).
+    store: Store<CompactDoc>,
     added_tokens: AddedTokensRule,
 }
 
@@ -268,7 +271,8 @@ impl CesApi {
     /// Everything stored, oldest first: each event as reported plus `event_id`, `project_id`
     /// and `received_ms`.
     pub fn stored(&self) -> Vec<Value> {
-        self.store.read().items().to_vec()
+        let snapshot: Vec<CompactDoc> = self.store.read().items().to_vec();
+        snapshot.iter().map(CompactDoc::to_value).collect()
     }
 
     fn error_reply(&self, err: &ApiError, request_id: &str) -> Reply {
@@ -537,13 +541,19 @@ impl CesApi {
             .into_iter()
             .map(|i| (self.dedup_key(&i, project), i))
             .collect();
+        // An upper bound on what `event_id`, `project_id` and `received_ms` add to an event: the
+        // names, tags and lengths (under 64 bytes), the id, the project and the time.
+        let r = &self.event_id;
+        let extra =
+            64 + r.prefix.len() + r.timestamp_digits.max(20) + r.random_length + project.len();
         let mut store = self.store.write();
         let mut new_keys = std::collections::HashSet::new();
         let mut new_bytes = 0usize;
         for (key, item) in &keyed {
             if !store.contains_key(key) && new_keys.insert(key.as_str()) {
                 // What the item will weigh once stored (with its id, project and time).
-                new_bytes = new_bytes.saturating_add(item.weight() + 128);
+                let stored = CompactDoc::weight_of(item).saturating_add(extra);
+                new_bytes = new_bytes.saturating_add(entry_weight(key.len(), stored));
             }
         }
         // All or nothing: a batch that does not fit is refused before anything is stored.
@@ -558,8 +568,8 @@ impl CesApi {
             let event_name = item.get("event_name").cloned().unwrap_or(Value::Null);
             let original = store
                 .get(&key)
-                .and_then(|stored| stored.get("event_id"))
-                .and_then(Value::as_str)
+                .and_then(|stored| stored.view().field("event_id"))
+                .and_then(DocView::as_str)
                 .map(str::to_owned);
             let event_id = match original {
                 Some(original) => match self.dedup.duplicate_id {
@@ -573,9 +583,11 @@ impl CesApi {
                         map.insert("project_id".into(), Value::String(project.to_owned()));
                         map.insert("received_ms".into(), Value::from(now_ms));
                     }
-                    store.insert(key, item).map_err(|refused| {
-                        ApiError::new("internal").with("detail", refused.to_string())
-                    })?;
+                    store
+                        .insert(key, CompactDoc::encode(&item))
+                        .map_err(|refused| {
+                            ApiError::new("internal").with("detail", refused.to_string())
+                        })?;
                     fresh_id
                 }
             };

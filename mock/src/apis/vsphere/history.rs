@@ -9,11 +9,13 @@
 //! match the filter are read too.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::compact::{CompactDoc, DocRef};
+use crate::mongo::{DocView, Num};
 
 use super::inventory::{Inventory, Recursion};
 use super::vmodl::DataTypes;
@@ -118,24 +120,25 @@ impl Filter {
         Ok(filter)
     }
 
-    pub fn matches(&self, event: &Value, with: &Matching<'_>) -> bool {
+    /// Does the stored event pass? Read in place: nothing is decoded but the members compared.
+    pub fn matches(&self, event: &CompactDoc, with: &Matching<'_>) -> bool {
+        self.matches_view(event.view(), with)
+    }
+
+    /// [`Filter::matches`] on any view of an event (a stored one, or a `Value` in tests).
+    pub fn matches_view<'e, V: DocView<'e>>(&self, event: V, with: &Matching<'_>) -> bool {
         if self.never {
             return false;
         }
-        let type_name = event
-            .get("_typeName")
-            .and_then(Value::as_str)
-            .unwrap_or("Event");
+        let text = |name: &str| event.field(name).and_then(DocView::as_str);
+        let type_name = text("_typeName").unwrap_or("Event");
         if let Some(chain) = self.chain {
-            if event.get("chainId").and_then(Value::as_i64) != Some(chain) {
+            if event.field("chainId").and_then(as_i64) != Some(chain) {
                 return false;
             }
         }
         if !self.type_ids.is_empty() {
-            let id = event
-                .get("eventTypeId")
-                .and_then(Value::as_str)
-                .unwrap_or(type_name);
+            let id = text("eventTypeId").unwrap_or(type_name);
             if !self.type_ids.iter().any(|t| t == id) {
                 return false;
             }
@@ -150,9 +153,7 @@ impl Filter {
             }
         }
         if self.begin.is_some() || self.end.is_some() {
-            let created = event
-                .get("createdTime")
-                .and_then(Value::as_str)
+            let created = text("createdTime")
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .map(|d| d.with_timezone(&Utc));
             let Some(created) = created else {
@@ -163,7 +164,7 @@ impl Filter {
             }
         }
         if let Some((system, list)) = &self.users {
-            let user = event.get("userName").and_then(Value::as_str).unwrap_or("");
+            let user = text("userName").unwrap_or("");
             let wanted = if user.is_empty() {
                 *system
             } else {
@@ -185,8 +186,8 @@ impl Filter {
     }
 
     /// The event as a reader sees it (without fullFormattedMessage when the filter says so).
-    pub fn shown(&self, event: &Arc<Value>) -> Value {
-        let mut shown = (**event).clone();
+    pub fn shown(&self, event: &CompactDoc) -> Value {
+        let mut shown = event.to_value();
         if self.disable_full_message {
             if let Value::Object(fields) = &mut shown {
                 fields.shift_remove("fullFormattedMessage");
@@ -196,9 +197,21 @@ impl Filter {
     }
 }
 
+/// An integer member as `Value::as_i64` reads it: an integer within `i64`, not a float.
+fn as_i64<'e, V: DocView<'e>>(value: V) -> Option<i64> {
+    match value.as_num()? {
+        Num::Int(i) => Some(i),
+        Num::UInt(_) | Num::Float(_) => None,
+    }
+}
+
 /// EventEx's severity, else the type's category.
-fn category_of<'e>(event: &'e Value, type_name: &str, categories: &'e Categories) -> &'e str {
-    if let Some(severity) = event.get("severity").and_then(Value::as_str) {
+fn category_of<'r, 'e: 'r, V: DocView<'e>>(
+    event: V,
+    type_name: &str,
+    categories: &'r Categories,
+) -> &'r str {
+    if let Some(severity) = event.field("severity").and_then(DocView::as_str) {
         return severity;
     }
     categories
@@ -210,22 +223,30 @@ fn category_of<'e>(event: &'e Value, type_name: &str, categories: &'e Categories
 
 /// The moIds an event is about: its EntityEventArgument slots, a GeneralUserEvent's entity, an
 /// ExtendedEvent's managedObject and an EventEx's objectId.
-fn entities_of<'e>(event: &'e Value, slots: &[(String, String)]) -> Vec<&'e str> {
+fn entities_of<'e, V: DocView<'e>>(event: V, slots: &[(String, String)]) -> Vec<&'e str> {
     let mut ids: Vec<&str> = slots
         .iter()
-        .filter_map(|(slot, member)| event.get(slot)?.get(member)?.get("value")?.as_str())
+        .filter_map(|(slot, member)| event.field(slot)?.field(member)?.field("value")?.as_str())
         .collect();
     let extra = [
-        event.pointer("/entity/entity/value"),
-        event.pointer("/managedObject/value"),
-        event.get("objectId"),
+        event
+            .field("entity")
+            .and_then(|e| e.field("entity"))
+            .and_then(|e| e.field("value")),
+        event.field("managedObject").and_then(|m| m.field("value")),
+        event.field("objectId"),
     ];
-    ids.extend(extra.into_iter().flatten().filter_map(Value::as_str));
+    ids.extend(extra.into_iter().flatten().filter_map(DocView::as_str));
     ids
 }
 
-pub fn key_of(event: &Value) -> i64 {
-    event.get("key").and_then(Value::as_i64).unwrap_or(0)
+/// A stored event's key.
+pub fn key_of(event: &CompactDoc) -> i64 {
+    key_in(event.view())
+}
+
+fn key_in(event: DocRef<'_>) -> i64 {
+    event.field("key").and_then(as_i64).unwrap_or(0)
 }
 
 /// One `EventHistoryCollector`.
@@ -250,7 +271,7 @@ impl Collector {
     }
 
     /// The newest `page_size` matching events, newest first.
-    pub fn latest_page(&self, events: &[Arc<Value>], with: &Matching<'_>) -> Vec<Value> {
+    pub fn latest_page(&self, events: &[CompactDoc], with: &Matching<'_>) -> Vec<Value> {
         events
             .iter()
             .rev()
@@ -262,12 +283,12 @@ impl Collector {
 
     pub fn read_next(
         &mut self,
-        events: &[Arc<Value>],
+        events: &[CompactDoc],
         with: &Matching<'_>,
         max: usize,
     ) -> Vec<Value> {
         let start = events.partition_point(|e| key_of(e) <= self.cursor);
-        let page: Vec<&Arc<Value>> = events[start..]
+        let page: Vec<&CompactDoc> = events[start..]
             .iter()
             .filter(|e| self.filter.matches(e, with))
             .take(max)
@@ -280,12 +301,12 @@ impl Collector {
 
     pub fn read_previous(
         &mut self,
-        events: &[Arc<Value>],
+        events: &[CompactDoc],
         with: &Matching<'_>,
         max: usize,
     ) -> Vec<Value> {
         let end = events.partition_point(|e| key_of(e) <= self.cursor);
-        let page: Vec<&Arc<Value>> = events[..end]
+        let page: Vec<&CompactDoc> = events[..end]
             .iter()
             .rev()
             .filter(|e| self.filter.matches(e, with))
@@ -302,7 +323,7 @@ impl Collector {
     }
 
     /// Just before the latest page.
-    pub fn reset(&mut self, events: &[Arc<Value>], with: &Matching<'_>) {
+    pub fn reset(&mut self, events: &[CompactDoc], with: &Matching<'_>) {
         let page: Vec<i64> = events
             .iter()
             .rev()
