@@ -541,11 +541,7 @@ impl CesApi {
             .into_iter()
             .map(|i| (self.dedup_key(&i, project), i))
             .collect();
-        // An upper bound on what `event_id`, `project_id` and `received_ms` add to an event: the
-        // names, tags and lengths (under 64 bytes), the id, the project and the time.
-        let r = &self.event_id;
-        let extra =
-            64 + r.prefix.len() + r.timestamp_digits.max(20) + r.random_length + project.len();
+        let extra = self.added_member_bytes(project);
         let mut store = self.store.write();
         let mut new_keys = std::collections::HashSet::new();
         let mut new_bytes = 0usize;
@@ -594,6 +590,13 @@ impl CesApi {
             answers.push(json!({"event_id": event_id, "event_name": event_name}));
         }
         Ok(answers)
+    }
+
+    /// An upper bound on what `event_id`, `project_id` and `received_ms` add to a stored event:
+    /// their names, tags and lengths (under 64 bytes), the id, the project and the time.
+    fn added_member_bytes(&self, project: &str) -> usize {
+        let r = &self.event_id;
+        64 + r.prefix.len() + r.timestamp_digits.max(20) + r.random_length + project.len()
     }
 
     /// The dedup fields' values (dotted paths into the item; `project_id` from the path).
@@ -891,6 +894,31 @@ mod tests {
             &crate::store::Budget::unlimited(),
         )
         .expect("api")
+    }
+
+    /// The room a batch is checked for covers what its events weigh once stored.
+    #[test]
+    fn the_room_checked_covers_the_stored_weight() {
+        use crate::store::Weigh;
+        let api = api();
+        let item = json!({"event_name": "a", "event_source": "s", "time": 1800000000000i64,
+                          "detail": {"content": "ü".repeat(300), "resource_name": "r"}});
+        let mut stored = item.clone();
+        let map = stored.as_object_mut().unwrap();
+        map.insert(
+            "event_id".into(),
+            json!(format!("ev{}{}", i64::MAX, "x".repeat(9))),
+        );
+        map.insert("project_id".into(), json!(CES_PROJECT));
+        map.insert("received_ms".into(), json!(i64::MAX));
+        let estimate = CompactDoc::weight_of(&item) + api.added_member_bytes(CES_PROJECT);
+        let weight = CompactDoc::encode(&stored).weight();
+        assert!(weight <= estimate, "{weight} > {estimate}");
+        assert!(
+            estimate < weight + 64,
+            "close, not lavish: {weight} vs {estimate}"
+        );
+        assert_eq!(CompactDoc::encode(&stored).to_value(), stored);
     }
 
     #[test]

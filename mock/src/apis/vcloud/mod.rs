@@ -1173,3 +1173,43 @@ impl Api for VcloudApi {
         reply
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored event's members read back as the record they were stored from.
+    #[test]
+    fn stored_events_read_back_as_their_records() {
+        let record = json!({
+            "uuid": "0b1c2d3e-0000-4000-8000-000000000001",
+            "audit_uuid": "0b1c2d3e-0000-4000-8000-000000000002",
+            "org_id": "7b832bc5-3d65-45a2-8d35-da28388ab80a",
+            "event_type": "com/vmware/bench",
+            "service_namespace": "bench",
+            "success": false,
+            "description": null,
+            "details": "{\"b\":1,\"a\":2.0}",
+            "properties": [{"name": "b", "value": 1}, {"name": "a", "value": 2.0}],
+            "owner": null,
+            "user": {"href": "https://x/api/admin/user/1", "name": "ü"},
+            "actor": {"name": "orgadmin", "id": "urn:vcloud:user:1"},
+            "time": "2024-06-10T17:13:31.123Z",
+        });
+        let doc = CompactDoc::encode(&record);
+        let event = StoredEvent::of(&doc);
+        for (name, value) in record.as_object().unwrap() {
+            assert_eq!(event.value(name).to_string(), value.to_string(), "{name}");
+        }
+        assert_eq!(event.value("missing"), Value::Null);
+        assert_eq!(event.str("uuid"), record["uuid"].as_str().unwrap());
+        assert_eq!(event.str("success"), "");
+        assert!(!event.success());
+        let posted = CompactDoc::encode(&json!({"uuid": "u"}));
+        assert!(
+            StoredEvent::of(&posted).success(),
+            "success unless stored as false"
+        );
+        assert_eq!(doc.to_value().to_string(), record.to_string());
+    }
+}

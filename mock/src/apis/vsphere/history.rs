@@ -329,11 +329,131 @@ impl Collector {
             .rev()
             .filter(|e| self.filter.matches(e, with))
             .take(self.page_size)
-            .map(|e| key_of(e))
+            .map(key_of)
             .collect();
         self.cursor = match page.last() {
             Some(oldest) => oldest - 1,
-            None => events.last().map(|e| key_of(e)).unwrap_or(0),
+            None => events.last().map(key_of).unwrap_or(0),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::config::default_inventory;
+    use super::*;
+    use serde_json::json;
+
+    fn events() -> Vec<Value> {
+        vec![
+            json!({"_typeName": "VmPoweredOnEvent", "key": 1, "chainId": 1,
+                   "createdTime": "2024-01-01T00:00:00Z", "userName": "alice",
+                   "vm": {"_typeName": "VmEventArgument", "name": "vm",
+                          "vm": {"_typeName": "ManagedObjectReference", "type": "VirtualMachine", "value": "vm-20"}},
+                   "fullFormattedMessage": "on"}),
+            json!({"_typeName": "EventEx", "key": 2, "chainId": 1, "eventTypeId": "com.example.x",
+                   "severity": "warning", "createdTime": "2024-02-01T00:00:00Z", "userName": "",
+                   "objectType": "HostSystem", "objectId": "host-10", "fullFormattedMessage": "x"}),
+            json!({"_typeName": "GeneralUserEvent", "key": 3, "chainId": 3.0,
+                   "createdTime": "2024-03-01T00:00:00.5+01:00", "userName": "bob",
+                   "entity": {"entity": {"type": "Datacenter", "value": "datacenter-2"}}}),
+            json!({"_typeName": "ExtendedEvent", "key": 18446744073709551615u64, "chainId": 4,
+                   "managedObject": {"type": "VirtualMachine", "value": "vm-21"}}),
+            json!({"key": "5", "createdTime": 7, "userName": null}),
+        ]
+    }
+
+    fn filters() -> Vec<Value> {
+        vec![
+            json!({}),
+            json!({"eventChainId": 1}),
+            json!({"eventChainId": 3}),
+            json!({"eventTypeId": ["com.example.x", "VmPoweredOnEvent"]}),
+            json!({"category": ["warning"]}),
+            json!({"category": ["info", "user"]}),
+            json!({"type": ["Event"]}),
+            json!({"type": ["EventEx"]}),
+            json!({"time": {"beginTime": "2024-01-15T00:00:00Z"}}),
+            json!({"time": {"endTime": "2024-02-01T00:00:00Z"}}),
+            json!({"userName": {"systemUser": true, "userList": ["bob"]}}),
+            json!({"userName": {"systemUser": false}}),
+            json!({"entity": {"entity": {"type": "Datacenter", "value": "datacenter-2"}, "recursion": "all"}}),
+            json!({"entity": {"entity": {"type": "VirtualMachine", "value": "vm-21"}, "recursion": "self"}}),
+            json!({"alarm": {}}),
+            json!({"disableFullMessage": true}),
+        ]
+    }
+
+    /// The compact form is matched, keyed and shown as the `Value` it was made of.
+    #[test]
+    fn stored_events_match_and_show_as_their_values() {
+        let inventory = Inventory::new(&default_inventory()).unwrap();
+        let types: DataTypes = serde_json::from_value(json!({
+            "primitives": ["string", "int"],
+            "types": {
+                "Event": {"members": {"key": "int"}},
+                "EventEx": {"extends": "Event", "members": {}},
+                "VmPoweredOnEvent": {"extends": "Event", "members": {}},
+                "GeneralUserEvent": {"extends": "Event", "members": {}},
+                "ExtendedEvent": {"extends": "Event", "members": {}}
+            }
+        }))
+        .unwrap();
+        let categories = Categories {
+            default: "info".into(),
+            by_type: BTreeMap::from([("GeneralUserEvent".into(), "user".into())]),
+        };
+        let slots = vec![("vm".to_owned(), "vm".to_owned())];
+        let with = Matching {
+            inventory: &inventory,
+            types: &types,
+            categories: &categories,
+            slots: &slots,
+        };
+        let events = events();
+        let stored: Vec<CompactDoc> = events.iter().map(CompactDoc::encode).collect();
+        let mut hits = 0;
+        for spec in filters() {
+            let filter = Filter::parse(&spec, &inventory).unwrap();
+            for (value, doc) in events.iter().zip(&stored) {
+                let matched = filter.matches(doc, &with);
+                assert_eq!(
+                    matched,
+                    filter.matches_view(value, &with),
+                    "{spec} on {value}"
+                );
+                hits += usize::from(matched);
+                let mut expected = value.clone();
+                if filter.disable_full_message {
+                    expected
+                        .as_object_mut()
+                        .unwrap()
+                        .shift_remove("fullFormattedMessage");
+                }
+                let shown = filter.shown(doc);
+                assert_eq!(shown.to_string(), expected.to_string());
+            }
+        }
+        assert!(hits > 20, "the filters select something: {hits}");
+        let keys: Vec<i64> = stored.iter().map(key_of).collect();
+        assert_eq!(keys, vec![1, 2, 3, 0, 0]);
+        // Known answers, not only agreement.
+        let pick = |spec: Value| -> Vec<i64> {
+            let filter = Filter::parse(&spec, &inventory).unwrap();
+            events
+                .iter()
+                .filter(|e| filter.matches_view(*e, &with))
+                .map(|e| e["key"].as_i64().unwrap_or(-1))
+                .collect()
+        };
+        assert_eq!(pick(json!({"eventChainId": 3})), Vec::<i64>::new());
+        assert_eq!(pick(json!({"category": ["warning"]})), vec![2]);
+        assert_eq!(
+            pick(
+                json!({"entity": {"entity": {"type": "Datacenter", "value": "datacenter-2"}, "recursion": "all"}})
+            ),
+            vec![1, 2, 3, -1],
+            "vm-20 (a slot), host-10 (objectId), the datacenter (entity), vm-21 (managedObject)"
+        );
     }
 }
