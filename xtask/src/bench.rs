@@ -29,7 +29,7 @@ pub struct BenchArgs {
     #[arg(long)]
     before: Option<PathBuf>,
     /// Only the load cells whose label contains this text (and the baseline), nothing else;
-    /// for profiling one path (e.g. `--only "MWS POST"` beside `perf record`). Written under
+    /// for profiling one path (e.g. a cell's label beside `perf record`). Written under
     /// target/ unless --out says otherwise.
     #[arg(long)]
     only: Option<String>,
