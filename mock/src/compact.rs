@@ -73,6 +73,47 @@ impl CompactDoc {
     pub fn encoded_len(&self) -> usize {
         self.bytes.len()
     }
+
+    /// What [`CompactDoc::encode`] of `value` would weigh ([`Weigh`]), without encoding it: for
+    /// a store that checks a batch's room before it builds the documents.
+    pub fn weight_of(value: &Value) -> usize {
+        encoded_size(value) + ARC_COUNTERS
+    }
+}
+
+/// The shared allocation's counters.
+const ARC_COUNTERS: usize = 16;
+
+fn varint_size(mut n: u64) -> usize {
+    let mut size = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        size += 1;
+    }
+    size
+}
+
+/// Bytes `write_value` writes for `value`.
+fn encoded_size(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 1,
+        Value::Number(n) => match Num::from_number(n) {
+            Num::Int(i) => 1 + varint_size(((i << 1) ^ (i >> 63)) as u64),
+            Num::UInt(_) | Num::Float(_) => 9,
+        },
+        Value::String(s) => 1 + varint_size(s.len() as u64) + s.len(),
+        Value::Array(items) => {
+            1 + varint_size(items.len() as u64) + 4 + items.iter().map(encoded_size).sum::<usize>()
+        }
+        Value::Object(map) => {
+            1 + varint_size(map.len() as u64)
+                + 4
+                + map
+                    .iter()
+                    .map(|(k, v)| varint_size(k.len() as u64) + k.len() + encoded_size(v))
+                    .sum::<usize>()
+        }
+    }
 }
 
 impl From<&Value> for CompactDoc {
@@ -90,7 +131,6 @@ impl fmt::Debug for CompactDoc {
 impl Weigh for CompactDoc {
     /// The encoding plus the shared allocation's counters.
     fn weight(&self) -> usize {
-        const ARC_COUNTERS: usize = 16;
         self.bytes.len() + ARC_COUNTERS
     }
 }
@@ -462,6 +502,7 @@ mod tests {
     fn round_trip(text: &str) {
         let value: Value = serde_json::from_str(text).unwrap();
         let doc = CompactDoc::encode(&value);
+        assert_eq!(CompactDoc::weight_of(&value), doc.weight(), "{text}");
         let back = doc.to_value();
         assert_eq!(back, value, "{text}");
         // Same text: key order, number forms and escapes survive.

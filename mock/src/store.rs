@@ -150,13 +150,61 @@ impl<T: Weigh> Weigh for Arc<T> {
     }
 }
 
+/// What the store itself holds per item besides the item and its key: the key's end offset,
+/// the item's weight and its hash-index entry (see [`Indexed`]). Counted in the byte budget.
+pub const ENTRY_OVERHEAD: usize = 32;
+
+/// The weight an item of `item_weight` under a key of `key_len` bytes takes from the budget.
+pub fn entry_weight(key_len: usize, item_weight: usize) -> usize {
+    item_weight
+        .saturating_add(key_len)
+        .saturating_add(ENTRY_OVERHEAD)
+        .min(u32::MAX as usize)
+}
+
+/// A hasher for keys that are already hashes (the index's `u64`s): it passes them through.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; anything else is folded in, for correctness' sake.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashIndex = HashMap<u64, u64, std::hash::BuildHasherDefault<PassThrough>>;
+
 /// Items by key, in insertion order.
+///
+/// Each key is held once: the keys are one text (`key_text`, item `i`'s key ending at
+/// `key_ends[i]`), and the index maps a key's hash to the item's sequence number (its position
+/// plus the items evicted before it, `first`), so an eviction re-indexes nothing. Two keys whose
+/// hashes collide (the hasher is seeded per store) are told apart by their text: the later one
+/// goes to `collided`, a map by key text.
 #[derive(Debug)]
 pub struct Indexed<T> {
     items: Vec<T>,
-    keys: Vec<String>,
-    weights: Vec<usize>,
-    positions: HashMap<String, usize>,
+    key_text: String,
+    key_ends: Vec<usize>,
+    weights: Vec<u32>,
+    index: HashIndex,
+    collided: HashMap<Box<str>, u64>,
+    hasher: std::collections::hash_map::RandomState,
+    /// Applied to every hash (all bits but in tests, which force collisions with it).
+    hash_mask: u64,
+    /// The sequence number of `items[0]`.
+    first: u64,
     bytes: usize,
     capacity: usize,
     budget: Arc<Budget>,
@@ -166,23 +214,58 @@ impl<T: Weigh> Indexed<T> {
     fn new(capacity: usize, budget: Arc<Budget>) -> Self {
         Self {
             items: Vec::new(),
-            keys: Vec::new(),
+            key_text: String::new(),
+            key_ends: Vec::new(),
             weights: Vec::new(),
-            positions: HashMap::new(),
+            index: HashIndex::default(),
+            collided: HashMap::new(),
+            hasher: std::collections::hash_map::RandomState::new(),
+            hash_mask: u64::MAX,
+            first: 0,
             bytes: 0,
             capacity,
             budget,
         }
     }
 
+    fn hash(&self, key: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, key) & self.hash_mask
+    }
+
+    /// The key of the item at `position`.
+    fn key_at(&self, position: usize) -> &str {
+        let start = match position {
+            0 => 0,
+            p => self.key_ends[p - 1],
+        };
+        &self.key_text[start..self.key_ends[position]]
+    }
+
+    /// Where the item under `key` is.
+    fn position(&self, key: &str) -> Option<usize> {
+        let found = self
+            .index
+            .get(&self.hash(key))
+            .map(|&seq| (seq - self.first) as usize)
+            .filter(|&p| self.key_at(p) == key);
+        found.or_else(|| {
+            if self.collided.is_empty() {
+                return None;
+            }
+            self.collided
+                .get(key)
+                .map(|&seq| (seq - self.first) as usize)
+        })
+    }
+
     /// Store `item` under `key`. Refused (and nothing changes) when the key is taken, or when
     /// the store or the shared budget is full and the budget says to refuse; with
     /// [`WhenFull::EvictOldest`] the oldest items of this store make room instead.
     pub fn insert(&mut self, key: String, item: T) -> Result<(), Refused> {
-        if self.positions.contains_key(&key) {
+        if self.position(&key).is_some() {
             return Err(Refused::DuplicateKey(key));
         }
-        let weight = item.weight();
+        let weight = entry_weight(key.len(), item.weight());
         loop {
             let own_room = self.items.len() < self.capacity;
             if own_room && self.budget.take(1, weight) {
@@ -201,35 +284,59 @@ impl<T: Weigh> Indexed<T> {
             }
             self.evict_oldest((self.items.len() / 100).max(1));
         }
-        self.positions.insert(key.clone(), self.items.len());
+        let seq = self.first + self.items.len() as u64;
+        match self.index.entry(self.hash(&key)) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(seq);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(key.as_str().into(), seq);
+            }
+        }
         self.items.push(item);
-        self.keys.push(key);
-        self.weights.push(weight);
+        self.key_text.push_str(&key);
+        self.key_ends.push(self.key_text.len());
+        self.weights.push(weight as u32);
         self.bytes += weight;
         Ok(())
     }
 
-    /// Drop the `count` oldest items and re-index the rest.
+    /// Drop the `count` oldest items.
     fn evict_oldest(&mut self, count: usize) {
         let count = count.min(self.items.len());
-        let freed: usize = self.weights.drain(..count).sum();
+        if count == 0 {
+            return;
+        }
+        for position in 0..count {
+            let seq = self.first + position as u64;
+            let key = self.key_at(position);
+            let hash = self.hash(key);
+            if self.index.get(&hash) == Some(&seq) {
+                self.index.remove(&hash);
+            } else {
+                let key: Box<str> = key.into();
+                self.collided.remove(&key);
+            }
+        }
+        let cut = self.key_ends[count - 1];
+        self.key_text.drain(..cut);
+        self.key_ends.drain(..count);
+        for end in &mut self.key_ends {
+            *end -= cut;
+        }
+        let freed: usize = self.weights.drain(..count).map(|w| w as usize).sum();
         self.items.drain(..count);
-        for key in self.keys.drain(..count) {
-            self.positions.remove(&key);
-        }
-        for position in self.positions.values_mut() {
-            *position -= count;
-        }
+        self.first += count as u64;
         self.bytes -= freed;
         self.budget.give_back(count, freed);
     }
 
     pub fn get(&self, key: &str) -> Option<&T> {
-        self.positions.get(key).and_then(|&i| self.items.get(i))
+        self.position(key).and_then(|i| self.items.get(i))
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
-        self.positions.contains_key(key)
+        self.position(key).is_some()
     }
 
     /// Every item, oldest first.
@@ -255,8 +362,9 @@ impl<T: Weigh> Indexed<T> {
         own && shared
     }
 
-    /// Can `more` items of `bytes` bytes in all be stored without refusal or eviction: under
-    /// this store's cap and the shared budget (when the budget refuses rather than evicts)?
+    /// Can `more` items of `bytes` bytes in all (each as [`entry_weight`] counts it) be stored
+    /// without refusal or eviction: under this store's cap and the shared budget (when the
+    /// budget refuses rather than evicts)?
     pub fn has_room(&self, more: usize, bytes: usize) -> bool {
         let limits = self.budget.limits();
         self.has_room_for(more)
@@ -277,9 +385,12 @@ impl<T: Weigh> Indexed<T> {
         self.budget.give_back(self.items.len(), self.bytes);
         // New, empty collections: the old allocations are released, not kept for reuse.
         self.items = Vec::new();
-        self.keys = Vec::new();
+        self.key_text = String::new();
+        self.key_ends = Vec::new();
         self.weights = Vec::new();
-        self.positions = HashMap::new();
+        self.index = HashIndex::default();
+        self.collided = HashMap::new();
+        self.first = 0;
         self.bytes = 0;
     }
 }
@@ -392,6 +503,48 @@ mod tests {
             (0, 0),
             "a dropped store gives its share back"
         );
+    }
+
+    #[test]
+    fn colliding_hashes_are_told_apart_by_their_keys() {
+        let budget = limits(50, usize::MAX, WhenFull::EvictOldest);
+        let mut store = Indexed::new(1_000, budget.clone());
+        // Four hashes for every key: most keys collide.
+        store.hash_mask = 0b11;
+        for i in 0..200 {
+            store.insert(format!("k{i}"), json!(i)).unwrap();
+            assert!(matches!(
+                store.insert(format!("k{i}"), json!(-1)),
+                Err(Refused::DuplicateKey(_))
+            ));
+        }
+        // 150 evicted, 50 kept, each found by its own key.
+        assert_eq!(store.len(), 50);
+        for i in 0..200 {
+            let found = store.get(&format!("k{i}"));
+            assert_eq!(found, (i >= 150).then(|| json!(i)).as_ref(), "k{i}");
+        }
+        // Evicted keys can be stored again; kept ones still cannot.
+        store.insert("k3".into(), json!(3)).unwrap();
+        assert!(store.insert("k199".into(), json!(0)).is_err());
+        assert_eq!(store.get("k3"), Some(&json!(3)));
+        assert_eq!(budget.items(), 50);
+        assert_eq!(budget.bytes(), store.bytes());
+        store.clear();
+        assert_eq!((budget.items(), budget.bytes()), (0, 0));
+        assert!(store.get("k3").is_none());
+    }
+
+    #[test]
+    fn an_item_weighs_its_key_and_entry_too() {
+        let budget = Budget::unlimited();
+        let store = Store::new(10, budget.clone());
+        store.write().insert("abc".into(), json!("x")).unwrap();
+        assert_eq!(
+            budget.bytes(),
+            json!("x").weight() + "abc".len() + ENTRY_OVERHEAD
+        );
+        assert_eq!(store.read().bytes(), budget.bytes());
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub struct BenchArgs {
     #[arg(long)]
     before: Option<PathBuf>,
     /// Only the load cells whose label contains this text (and the baseline), nothing else;
-    /// for profiling one path (e.g. `--only "MWS POST"` beside `perf record`). Written under
+    /// for profiling one path (e.g. a cell's label beside `perf record`). Written under
     /// target/ unless --out says otherwise.
     #[arg(long)]
     only: Option<String>,
@@ -200,12 +200,24 @@ struct StoreRecipe {
     queries: Vec<QueryRecipe>,
 }
 
+/// The write whose stored events the memory figures are taken on (resident memory per stored
+/// event, and after a reset).
+#[derive(Debug, Clone, serde::Deserialize)]
+struct MemoryRecipe {
+    /// What the rows and targets call the API.
+    label: String,
+    /// The label of the cell whose writes are stored (each request stores one event).
+    write: String,
+}
+
 /// `specs/<api>/bench.json`: what the bench sends to that API. The bench names no API itself.
 #[derive(Debug, Clone, serde::Deserialize)]
 struct ApiRecipe {
     #[serde(default)]
     login: Option<RequestRecipe>,
     cells: Vec<CellRecipe>,
+    #[serde(default)]
+    memory: Option<MemoryRecipe>,
     #[serde(default)]
     store: Option<StoreRecipe>,
 }
@@ -214,6 +226,8 @@ struct ApiRecipe {
 struct Cells {
     specs: Vec<(String, bool, Option<usize>, RequestRecipe)>,
     logins: Vec<Option<RequestRecipe>>,
+    /// Every API's memory recipe (its `memory`, else its `store`'s write), in folder order.
+    memory: Vec<MemoryRecipe>,
     store: Option<StoreRecipe>,
 }
 
@@ -250,6 +264,7 @@ fn load_cells(root: &Path) -> Result<()> {
         ),
     ];
     let mut logins = Vec::new();
+    let mut memory = Vec::new();
     let mut store = None;
     let mut folders: Vec<PathBuf> = std::fs::read_dir(root.join("specs"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -262,6 +277,15 @@ fn load_cells(root: &Path) -> Result<()> {
             .with_context(|| format!("{}", file.display()))?;
         let api = logins.len();
         logins.push(recipe.login);
+        let named_store = recipe.store.as_ref().map(|s| s.write.clone());
+        match (recipe.memory, named_store) {
+            (Some(recipe), _) => memory.push(recipe),
+            (None, Some(write)) => memory.push(MemoryRecipe {
+                label: write.clone(),
+                write,
+            }),
+            (None, None) => {}
+        }
         for cell in recipe.cells {
             specs.push((cell.label, cell.write, Some(api), cell.request));
         }
@@ -272,6 +296,7 @@ fn load_cells(root: &Path) -> Result<()> {
     let _ = CELLS.set(Cells {
         specs,
         logins,
+        memory,
         store,
     });
     Ok(())
@@ -859,6 +884,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// Resident memory of one API's server around `stored_events` stored events and a reset.
+struct MemorySample {
+    label: String,
+    before_store: u64,
+    stored: u64,
+    after_reset: u64,
+    per_event_bytes: f64,
+}
+
 #[derive(Default)]
 struct Report {
     /// Only some load cells were measured (`--only`): no other figure, no targets.
@@ -870,10 +904,8 @@ struct Report {
     idle_rss: u64,
     idle_requests: usize,
     stored_events: usize,
-    per_event_bytes: f64,
-    rss_before_store: u64,
-    rss_stored: u64,
-    rss_after_reset: u64,
+    /// Per API with a memory recipe: its stored events' figures.
+    memory: Vec<MemorySample>,
     query_events: usize,
     queries: Vec<(String, f64)>,
     conformance_s: Option<f64>,
@@ -962,27 +994,50 @@ async fn measure(bins: &Binaries, plan: &Plan, root: &Path, only: Option<&str>) 
     errors += drive(&server, Cell::HEALTH, plan.idle_requests).await?;
     let idle_rss = server.rss();
     drop(server);
-    // Memory per stored event, and after a reset, on the API whose recipe names a store.
+    // Memory per stored event, and after a reset, on every API whose recipe names its write.
+    if cells().memory.is_empty() {
+        bail!("no specs/*/bench.json names a memory (or store) write");
+    }
+    let mut memory = Vec::new();
+    for recipe in &cells().memory {
+        let write = Cell::by_label(&recipe.write)
+            .with_context(|| format!("{}: no cell labelled {:?}", recipe.label, recipe.write))?;
+        let (server, _) = start(bins, write).await?;
+        let before_store = server.rss();
+        errors += drive(&server, write, plan.stored_events).await?;
+        let stored = server.rss();
+        let reset = reqwest::Client::new()
+            .post(format!("{}/__admin/reset", server.url))
+            .json(&json!({}))
+            .send()
+            .await?;
+        if !reset.status().is_success() {
+            bail!("{}: the reset answered {}", recipe.label, reset.status());
+        }
+        let after_reset = server.rss();
+        drop(server);
+        let per_event_bytes =
+            stored.saturating_sub(before_store) as f64 / plan.stored_events.max(1) as f64;
+        eprintln!(
+            "memory {:<20} {per_event_bytes:>6.0} bytes per stored event, {} after a reset",
+            recipe.label,
+            mib(after_reset)
+        );
+        memory.push(MemorySample {
+            label: recipe.label.clone(),
+            before_store,
+            stored,
+            after_reset,
+            per_event_bytes,
+        });
+    }
+
+    // The queries over a large store, on the API whose recipe names one.
     let store = cells()
         .store
         .as_ref()
         .context("no specs/*/bench.json declares a store")?;
     let write = Cell::by_label(&store.write).context("the store's write cell")?;
-    let (server, _) = start(bins, write).await?;
-    let rss_before_store = server.rss();
-    errors += drive(&server, write, plan.stored_events).await?;
-    let rss_stored = server.rss();
-    reqwest::Client::new()
-        .post(format!("{}/__admin/reset", server.url))
-        .json(&json!({}))
-        .send()
-        .await?;
-    let rss_after_reset = server.rss();
-    drop(server);
-    let per_event_bytes =
-        rss_stored.saturating_sub(rss_before_store) as f64 / plan.stored_events.max(1) as f64;
-
-    // Its queries over a large store.
     let (server, _) = start(bins, write).await?;
     seed(&server, store, plan.query_events).await?;
     let mut queries = Vec::new();
@@ -1021,10 +1076,7 @@ async fn measure(bins: &Binaries, plan: &Plan, root: &Path, only: Option<&str>) 
         idle_rss,
         idle_requests: plan.idle_requests,
         stored_events: plan.stored_events,
-        per_event_bytes,
-        rss_before_store,
-        rss_stored,
-        rss_after_reset,
+        memory,
         query_events: plan.query_events,
         queries,
         conformance_s,
@@ -1086,19 +1138,18 @@ impl Report {
             self.idle_requests,
             mib(self.idle_rss)
         );
-        let _ = writeln!(
-            out,
-            "| resident per stored event ({} stored: {} before, {} after) | {:.0} bytes |",
-            self.stored_events,
-            mib(self.rss_before_store),
-            mib(self.rss_stored),
-            self.per_event_bytes
-        );
-        let _ = writeln!(
-            out,
-            "| resident after POST /__admin/reset | {} |",
-            mib(self.rss_after_reset)
-        );
+        for m in &self.memory {
+            let _ = writeln!(
+                out,
+                "| {}: resident per stored event ({} stored: {} before, {} after), then after POST /__admin/reset | {:.0} bytes; {} |",
+                m.label,
+                self.stored_events,
+                mib(m.before_store),
+                mib(m.stored),
+                m.per_event_bytes,
+                mib(m.after_reset)
+            );
+        }
         for (label, ms) in &self.queries {
             let _ = writeln!(
                 out,
@@ -1131,24 +1182,25 @@ impl Report {
                 ratio >= 0.6 && s.p99_us / 1e3 < p99_limit,
             ));
         }
-        out.push((
-            format!(
-                "<= 1 KiB resident per stored event ({:.0} bytes)",
-                self.per_event_bytes
-            ),
-            self.per_event_bytes <= 1024.0,
-        ));
-        out.push((
-            format!(
-                "a reset returns the memory ({} -> {}, {} before storing)",
-                mib(self.rss_stored),
-                mib(self.rss_after_reset),
-                mib(self.rss_before_store)
-            ),
-            self.rss_after_reset
-                <= self.rss_before_store
-                    + (self.rss_stored - self.rss_before_store.min(self.rss_stored)) / 4,
-        ));
+        for m in &self.memory {
+            out.push((
+                format!(
+                    "{}: <= 1 KiB resident per stored event ({:.0} bytes)",
+                    m.label, m.per_event_bytes
+                ),
+                m.per_event_bytes <= 1024.0,
+            ));
+            out.push((
+                format!(
+                    "{}: a reset returns the memory ({} -> {}, {} before storing)",
+                    m.label,
+                    mib(m.stored),
+                    mib(m.after_reset),
+                    mib(m.before_store)
+                ),
+                m.after_reset <= m.before_store + m.stored.saturating_sub(m.before_store) / 4,
+            ));
+        }
         out.push((
             format!(
                 "{} non-storing requests stay under 64 MiB ({})",

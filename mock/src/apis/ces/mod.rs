@@ -22,10 +22,12 @@ use serde_json::{json, Value};
 use crate::api::{self, Account, Api, Credential, Ctx, Registration};
 use crate::auth::aksk::{self, Profile, VerifyError};
 use crate::auth::secrets_equal;
+use crate::compact::CompactDoc;
 use crate::config::MockConfig;
 use crate::errors::{self, ApiError};
+use crate::mongo::DocView;
 use crate::spec::{self, BodyError, LoadedSpec, Operation, Routed, SpecError};
-use crate::store::{Budget, Store, Weigh};
+use crate::store::{entry_weight, Budget, Store};
 use crate::wire::{exceeds_body_limit, json_response, path_param, Reply, Request, Response};
 
 use config::{AccessKey, CesConfig, CesFlags, DuplicateId, SubEventMode, Token};
@@ -167,8 +169,9 @@ pub struct CesApi {
     /// Signatures received, when replays are refused.
     replays: Option<replay::Seen>,
     replay_message: String,
-    /// Reported events (with `event_id`, `project_id`, `received_ms`), each once, by dedup key.
-    store: Store<Value>,
+    /// Reported events (with `event_id`, `project_id`, `received_ms`), each once, by dedup key,
+    /// each a [`CompactDoc`] (one allocation; the same JSON back, key order included).
+    store: Store<CompactDoc>,
     added_tokens: AddedTokensRule,
 }
 
@@ -268,7 +271,8 @@ impl CesApi {
     /// Everything stored, oldest first: each event as reported plus `event_id`, `project_id`
     /// and `received_ms`.
     pub fn stored(&self) -> Vec<Value> {
-        self.store.read().items().to_vec()
+        let snapshot: Vec<CompactDoc> = self.store.read().items().to_vec();
+        snapshot.iter().map(CompactDoc::to_value).collect()
     }
 
     fn error_reply(&self, err: &ApiError, request_id: &str) -> Reply {
@@ -537,13 +541,15 @@ impl CesApi {
             .into_iter()
             .map(|i| (self.dedup_key(&i, project), i))
             .collect();
+        let extra = self.added_member_bytes(project);
         let mut store = self.store.write();
         let mut new_keys = std::collections::HashSet::new();
         let mut new_bytes = 0usize;
         for (key, item) in &keyed {
             if !store.contains_key(key) && new_keys.insert(key.as_str()) {
                 // What the item will weigh once stored (with its id, project and time).
-                new_bytes = new_bytes.saturating_add(item.weight() + 128);
+                let stored = CompactDoc::weight_of(item).saturating_add(extra);
+                new_bytes = new_bytes.saturating_add(entry_weight(key.len(), stored));
             }
         }
         // All or nothing: a batch that does not fit is refused before anything is stored.
@@ -558,8 +564,8 @@ impl CesApi {
             let event_name = item.get("event_name").cloned().unwrap_or(Value::Null);
             let original = store
                 .get(&key)
-                .and_then(|stored| stored.get("event_id"))
-                .and_then(Value::as_str)
+                .and_then(|stored| stored.view().field("event_id"))
+                .and_then(DocView::as_str)
                 .map(str::to_owned);
             let event_id = match original {
                 Some(original) => match self.dedup.duplicate_id {
@@ -573,15 +579,24 @@ impl CesApi {
                         map.insert("project_id".into(), Value::String(project.to_owned()));
                         map.insert("received_ms".into(), Value::from(now_ms));
                     }
-                    store.insert(key, item).map_err(|refused| {
-                        ApiError::new("internal").with("detail", refused.to_string())
-                    })?;
+                    store
+                        .insert(key, CompactDoc::encode(&item))
+                        .map_err(|refused| {
+                            ApiError::new("internal").with("detail", refused.to_string())
+                        })?;
                     fresh_id
                 }
             };
             answers.push(json!({"event_id": event_id, "event_name": event_name}));
         }
         Ok(answers)
+    }
+
+    /// An upper bound on what `event_id`, `project_id` and `received_ms` add to a stored event:
+    /// their names, tags and lengths (under 64 bytes), the id, the project and the time.
+    fn added_member_bytes(&self, project: &str) -> usize {
+        let r = &self.event_id;
+        64 + r.prefix.len() + r.timestamp_digits.max(20) + r.random_length + project.len()
     }
 
     /// The dedup fields' values (dotted paths into the item; `project_id` from the path).
@@ -879,6 +894,31 @@ mod tests {
             &crate::store::Budget::unlimited(),
         )
         .expect("api")
+    }
+
+    /// The room a batch is checked for covers what its events weigh once stored.
+    #[test]
+    fn the_room_checked_covers_the_stored_weight() {
+        use crate::store::Weigh;
+        let api = api();
+        let item = json!({"event_name": "a", "event_source": "s", "time": 1800000000000i64,
+                          "detail": {"content": "ü".repeat(300), "resource_name": "r"}});
+        let mut stored = item.clone();
+        let map = stored.as_object_mut().unwrap();
+        map.insert(
+            "event_id".into(),
+            json!(format!("ev{}{}", i64::MAX, "x".repeat(9))),
+        );
+        map.insert("project_id".into(), json!(CES_PROJECT));
+        map.insert("received_ms".into(), json!(i64::MAX));
+        let estimate = CompactDoc::weight_of(&item) + api.added_member_bytes(CES_PROJECT);
+        let weight = CompactDoc::encode(&stored).weight();
+        assert!(weight <= estimate, "{weight} > {estimate}");
+        assert!(
+            estimate < weight + 64,
+            "close, not lavish: {weight} vs {estimate}"
+        );
+        assert_eq!(CompactDoc::encode(&stored).to_value(), stored);
     }
 
     #[test]

@@ -4,7 +4,6 @@
 //! `audit_trail`). Both filter (FIQL subset), sort and page what the caller may see.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use http::StatusCode;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
@@ -13,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::fiql::Filter;
 use super::{essence, Call, Outcome, StoredEvent, VcloudApi};
+use crate::mongo::DocView;
 use crate::wire::{query_pairs, Reply, Request};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -220,7 +220,7 @@ impl VcloudApi {
             .iter()
             .map(|e| {
                 self.query_record(
-                    e,
+                    StoredEvent::of(e),
                     call,
                     &query_type.record_type,
                     admin,
@@ -264,32 +264,32 @@ impl VcloudApi {
     /// event's URL in `href`, `idrecords` its URN.
     fn query_record(
         &self,
-        event: &Arc<Value>,
+        event: StoredEvent<'_>,
         call: &Call<'_>,
         record_type: &str,
         admin: bool,
         ids: bool,
     ) -> Value {
         let rule = &self.rules.query;
-        let uuid = StoredEvent::str(event, "uuid");
+        let uuid = event.str("uuid");
         let urn = format!("{}{uuid}", self.rules.event.urn_prefix);
         let href = format!("{}/api/admin/event/{uuid}", call.origin);
         let org = self.org_of(event);
-        let success = event["success"].as_bool().unwrap_or(true);
+        let success = event.success();
         let mut record = json!({
             "_type": record_type,
             "otherAttributes": {},
             "link": [],
             "href": if ids { urn.clone() } else { href },
             "eventId": urn,
-            "eventType": event["event_type"],
-            "timeStamp": event["time"],
+            "eventType": event.value("event_type"),
+            "timeStamp": event.value("time"),
             "eventStatus": if success { rule.event_status.success } else { rule.event_status.failure },
-            "userName": event["user"]["name"],
+            "userName": event.0.field("user").and_then(|u| u.field("name")).map_or(Value::Null, |n| n.to_value()),
             "orgName": org.map(|o| o.name.clone()),
-            "description": event["description"],
-            "details": event["details"],
-            "serviceNamespace": event["service_namespace"],
+            "description": event.value("description"),
+            "details": event.value("details"),
+            "serviceNamespace": event.value("service_namespace"),
             "vCloudExtension": [],
         });
         if admin {
@@ -320,7 +320,10 @@ impl VcloudApi {
             listing.sort = Some((rule.default_sort_desc.clone(), true));
         }
         let events = self.visible_events(call, true);
-        let rows = events.iter().map(|e| self.audit_trail_entry(e)).collect();
+        let rows = events
+            .iter()
+            .map(|e| self.audit_trail_entry(StoredEvent::of(e)))
+            .collect();
         let (values, total, pages) = listing.apply(rows);
         let base = format!("{}/cloudapi/1.0.0/auditTrail", call.origin);
         let mut reply = Reply::value(
@@ -359,28 +362,28 @@ impl VcloudApi {
     }
 
     /// An AuditTrailEvent of a stored event: posted events are `external` (rule `audit_trail`).
-    fn audit_trail_entry(&self, event: &Arc<Value>) -> Value {
+    fn audit_trail_entry(&self, event: StoredEvent<'_>) -> Value {
         let rule = &self.rules.audit_trail;
         let org = self.org_of(event);
-        let success = event["success"].as_bool().unwrap_or(true);
-        let time = super::fiql::parse_time(StoredEvent::str(event, "time"))
+        let success = event.success();
+        let time = super::fiql::parse_time(event.str("time"))
             .map(|t| t.format(&rule.time_format).to_string())
             .unwrap_or_default();
-        let properties = event["properties"]
-            .as_array()
-            .map(|ps| super::properties_object(ps))
-            .unwrap_or_default();
+        let properties = match event.value("properties") {
+            Value::Array(ps) => super::properties_object(&ps),
+            _ => Default::default(),
+        };
         json!({
-            "eventId": format!("{}{}", self.rules.event.audit_urn_prefix, StoredEvent::str(event, "audit_uuid")),
-            "description": event["description"],
+            "eventId": format!("{}{}", self.rules.event.audit_urn_prefix, event.str("audit_uuid")),
+            "description": event.value("description"),
             "operatingOrg": org.map(|o| json!({"name": o.name, "id": format!("{}{}", self.rules.event.org_urn_prefix, o.id)})),
-            "user": event["actor"],
+            "user": event.value("actor"),
             "eventEntity": null,
             "taskId": null,
             "taskCellId": null,
             "cellId": null,
-            "eventType": event["event_type"],
-            "serviceNamespace": event["service_namespace"],
+            "eventType": event.value("event_type"),
+            "serviceNamespace": event.value("service_namespace"),
             "eventStatus": if success { &rule.event_status.success } else { &rule.event_status.failure },
             "timestamp": time,
             "external": true,

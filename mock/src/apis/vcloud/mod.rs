@@ -26,9 +26,11 @@ use serde_json::{json, Map, Value};
 use crate::api::{self, Account, Api, Credential, Ctx, Registration};
 use crate::auth::{basic_credentials, secrets_equal};
 use crate::codec::Negotiated;
+use crate::compact::{CompactDoc, DocRef};
 use crate::config::MockConfig;
 use crate::errors::{self, ApiError};
 use crate::ids::IdGenerator;
+use crate::mongo::DocView;
 use crate::spec::{BodyError, LoadedSpec, Operation, Routed, SpecError};
 use crate::store::{Budget, Store};
 use crate::wire::{exceeds_body_limit, json_response, path_param, Reply, Request, Response};
@@ -183,7 +185,7 @@ pub struct VcloudApi {
     versions: Vec<String>,
     max_body_bytes: usize,
     /// Posted events (see [`StoredEvent`] for the shape), keyed by their UUID.
-    events: Store<Arc<Value>>,
+    events: Store<CompactDoc>,
     state: Mutex<State>,
 }
 
@@ -551,11 +553,13 @@ impl VcloudApi {
     }
 }
 
-/// A stored event, as the internal JSON object the store keeps (`Arc<Value>`):
+/// A stored event: the internal JSON object
 /// `{uuid, audit_uuid, org_id, event_type, service_namespace, success, description, details,
-/// properties, owner, user, actor, time}`. Renderings (AuditEvent, query records, audit trail
-/// entries) are made from it when read.
-struct StoredEvent;
+/// properties, owner, user, actor, time}` as a [`CompactDoc`] (one allocation). Renderings
+/// (AuditEvent, query records, audit trail entries) read the members they show in place when
+/// read; nothing else is decoded.
+#[derive(Clone, Copy)]
+struct StoredEvent<'a>(DocRef<'a>);
 
 /// EventProperty entries (`[{name, value}]`) as one object, `{name: value}`: the Details JSON
 /// and the audit trail's additionalProperties.
@@ -571,9 +575,30 @@ fn properties_object(properties: &[Value]) -> Map<String, Value> {
         .collect()
 }
 
-impl StoredEvent {
-    fn str<'v>(event: &'v Value, name: &str) -> &'v str {
-        event[name].as_str().unwrap_or_default()
+impl<'a> StoredEvent<'a> {
+    fn of(doc: &'a CompactDoc) -> Self {
+        Self(doc.view())
+    }
+
+    /// A text member ("" when missing or not text).
+    fn str(self, name: &str) -> &'a str {
+        self.0
+            .field(name)
+            .and_then(DocView::as_str)
+            .unwrap_or_default()
+    }
+
+    /// A member as a `Value`, null when missing (as indexing a `Value` reads it).
+    fn value(self, name: &str) -> Value {
+        self.0.field(name).map_or(Value::Null, DocRef::to_value)
+    }
+
+    /// `success`, true unless stored as false.
+    fn success(self) -> bool {
+        self.0
+            .field("success")
+            .and_then(DocView::as_bool)
+            .unwrap_or(true)
     }
 }
 
@@ -895,10 +920,10 @@ impl VcloudApi {
     }
 
     fn store(&self, record: Value, envelope: Option<&str>) -> Result<(), Refusal> {
-        let key = StoredEvent::str(&record, "uuid").to_owned();
+        let key = record["uuid"].as_str().unwrap_or_default().to_owned();
         self.events
             .write()
-            .insert(key, Arc::new(record))
+            .insert(key, CompactDoc::encode(&record))
             .map_err(|refused| {
                 self.fail(
                     envelope,
@@ -910,14 +935,14 @@ impl VcloudApi {
             })
     }
 
-    fn org_of(&self, event: &Value) -> Option<&Org> {
-        let id = StoredEvent::str(event, "org_id");
+    fn org_of(&self, event: StoredEvent<'_>) -> Option<&Org> {
+        let id = event.str("org_id");
         self.orgs.iter().find(|o| o.id == id)
     }
 
     /// The AuditEvent of a stored event, its `type` the media type the answer is written as.
-    fn audit_event(&self, event: &Value, origin: &str, media_type: &str) -> Value {
-        let uuid = StoredEvent::str(event, "uuid");
+    fn audit_event(&self, event: StoredEvent<'_>, origin: &str, media_type: &str) -> Value {
+        let uuid = event.str("uuid");
         let org = self
             .org_of(event)
             .map(|o| self.org_reference(origin, o))
@@ -929,23 +954,23 @@ impl VcloudApi {
             "type": media_type,
             "id": format!("{}{uuid}", self.rules.event.urn_prefix),
             "operationKey": null,
-            "description": event["description"],
+            "description": event.value("description"),
             "tasks": null,
-            "name": event["event_type"],
+            "name": event.value("event_type"),
             "org": org,
-            "owner": event["owner"],
-            "user": event["user"],
-            "details": event["details"],
-            "eventType": event["event_type"],
-            "serviceNamespace": event["service_namespace"],
-            "timeStamp": event["time"],
-            "success": event["success"],
+            "owner": event.value("owner"),
+            "user": event.value("user"),
+            "details": event.value("details"),
+            "eventType": event.value("event_type"),
+            "serviceNamespace": event.value("service_namespace"),
+            "timeStamp": event.value("time"),
+            "success": event.value("success"),
             "vCloudExtension": [],
         })
     }
 
     /// Is the event in an organization the caller may see?
-    fn visible(&self, call: &Call<'_>, event: &Value) -> bool {
+    fn visible(&self, call: &Call<'_>, event: StoredEvent<'_>) -> bool {
         let Some(user) = self.session_user(call) else {
             return false;
         };
@@ -955,10 +980,14 @@ impl VcloudApi {
     fn get_event(&self, call: &Call<'_>) -> Outcome {
         let id = path_param(&call.params, "id");
         let found = self.events.read().get(id).cloned();
-        match found.filter(|event| self.visible(call, event)) {
+        match found.filter(|event| self.visible(call, StoredEvent::of(event))) {
             Some(event) => Ok(Reply::value(
                 StatusCode::OK,
-                self.audit_event(&event, &call.origin, essence(&call.negotiated.media_type)),
+                self.audit_event(
+                    StoredEvent::of(&event),
+                    &call.origin,
+                    essence(&call.negotiated.media_type),
+                ),
             )),
             None => Err(self.no_access(call.envelope, &self.rules.entities.event, id)),
         }
@@ -974,7 +1003,7 @@ impl VcloudApi {
 
     /// Every stored event the caller may see, in posting order (`all` ignores the caller's org
     /// for the roles that see every organization).
-    fn visible_events(&self, call: &Call<'_>, all_orgs: bool) -> Vec<Arc<Value>> {
+    fn visible_events(&self, call: &Call<'_>, all_orgs: bool) -> Vec<CompactDoc> {
         let Some(user) = self.session_user(call) else {
             return Vec::new();
         };
@@ -987,7 +1016,7 @@ impl VcloudApi {
             .read()
             .items()
             .iter()
-            .filter(|e| everything || StoredEvent::str(e, "org_id") == own)
+            .filter(|e| everything || StoredEvent::of(e).str("org_id") == own)
             .cloned()
             .collect()
     }
@@ -1120,13 +1149,8 @@ impl Api for VcloudApi {
     fn admin(&self, req: &Request, path: &str, ctx: &Ctx<'_>) -> Option<Response> {
         match (req.method().as_str(), path) {
             ("GET", "events") => {
-                let events: Vec<Value> = self
-                    .events
-                    .read()
-                    .items()
-                    .iter()
-                    .map(|e| (**e).clone())
-                    .collect();
+                let snapshot: Vec<CompactDoc> = self.events.read().items().to_vec();
+                let events: Vec<Value> = snapshot.iter().map(CompactDoc::to_value).collect();
                 Some(json_response(StatusCode::OK, &Value::Array(events), false))
             }
             ("POST", "events") => Some(match self.seed(req.body(), ctx.ids, ctx.clock.now()) {
@@ -1147,5 +1171,45 @@ impl Api for VcloudApi {
         let mut reply = *self.fail(self.envelope_for(ctx.path), error);
         reply.set_header(self.rules.request_id.clone(), &uuid(ctx.ids));
         reply
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored event's members read back as the record they were stored from.
+    #[test]
+    fn stored_events_read_back_as_their_records() {
+        let record = json!({
+            "uuid": "0b1c2d3e-0000-4000-8000-000000000001",
+            "audit_uuid": "0b1c2d3e-0000-4000-8000-000000000002",
+            "org_id": "7b832bc5-3d65-45a2-8d35-da28388ab80a",
+            "event_type": "com/vmware/bench",
+            "service_namespace": "bench",
+            "success": false,
+            "description": null,
+            "details": "{\"b\":1,\"a\":2.0}",
+            "properties": [{"name": "b", "value": 1}, {"name": "a", "value": 2.0}],
+            "owner": null,
+            "user": {"href": "https://x/api/admin/user/1", "name": "ü"},
+            "actor": {"name": "orgadmin", "id": "urn:vcloud:user:1"},
+            "time": "2024-06-10T17:13:31.123Z",
+        });
+        let doc = CompactDoc::encode(&record);
+        let event = StoredEvent::of(&doc);
+        for (name, value) in record.as_object().unwrap() {
+            assert_eq!(event.value(name).to_string(), value.to_string(), "{name}");
+        }
+        assert_eq!(event.value("missing"), Value::Null);
+        assert_eq!(event.str("uuid"), record["uuid"].as_str().unwrap());
+        assert_eq!(event.str("success"), "");
+        assert!(!event.success());
+        let posted = CompactDoc::encode(&json!({"uuid": "u"}));
+        assert!(
+            StoredEvent::of(&posted).success(),
+            "success unless stored as false"
+        );
+        assert_eq!(doc.to_value().to_string(), record.to_string());
     }
 }

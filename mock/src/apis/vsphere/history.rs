@@ -9,11 +9,13 @@
 //! match the filter are read too.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::compact::{CompactDoc, DocRef};
+use crate::mongo::{DocView, Num};
 
 use super::inventory::{Inventory, Recursion};
 use super::vmodl::DataTypes;
@@ -118,24 +120,25 @@ impl Filter {
         Ok(filter)
     }
 
-    pub fn matches(&self, event: &Value, with: &Matching<'_>) -> bool {
+    /// Does the stored event pass? Read in place: nothing is decoded but the members compared.
+    pub fn matches(&self, event: &CompactDoc, with: &Matching<'_>) -> bool {
+        self.matches_view(event.view(), with)
+    }
+
+    /// [`Filter::matches`] on any view of an event (a stored one, or a `Value` in tests).
+    pub fn matches_view<'e, V: DocView<'e>>(&self, event: V, with: &Matching<'_>) -> bool {
         if self.never {
             return false;
         }
-        let type_name = event
-            .get("_typeName")
-            .and_then(Value::as_str)
-            .unwrap_or("Event");
+        let text = |name: &str| event.field(name).and_then(DocView::as_str);
+        let type_name = text("_typeName").unwrap_or("Event");
         if let Some(chain) = self.chain {
-            if event.get("chainId").and_then(Value::as_i64) != Some(chain) {
+            if event.field("chainId").and_then(as_i64) != Some(chain) {
                 return false;
             }
         }
         if !self.type_ids.is_empty() {
-            let id = event
-                .get("eventTypeId")
-                .and_then(Value::as_str)
-                .unwrap_or(type_name);
+            let id = text("eventTypeId").unwrap_or(type_name);
             if !self.type_ids.iter().any(|t| t == id) {
                 return false;
             }
@@ -150,9 +153,7 @@ impl Filter {
             }
         }
         if self.begin.is_some() || self.end.is_some() {
-            let created = event
-                .get("createdTime")
-                .and_then(Value::as_str)
+            let created = text("createdTime")
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .map(|d| d.with_timezone(&Utc));
             let Some(created) = created else {
@@ -163,7 +164,7 @@ impl Filter {
             }
         }
         if let Some((system, list)) = &self.users {
-            let user = event.get("userName").and_then(Value::as_str).unwrap_or("");
+            let user = text("userName").unwrap_or("");
             let wanted = if user.is_empty() {
                 *system
             } else {
@@ -185,8 +186,8 @@ impl Filter {
     }
 
     /// The event as a reader sees it (without fullFormattedMessage when the filter says so).
-    pub fn shown(&self, event: &Arc<Value>) -> Value {
-        let mut shown = (**event).clone();
+    pub fn shown(&self, event: &CompactDoc) -> Value {
+        let mut shown = event.to_value();
         if self.disable_full_message {
             if let Value::Object(fields) = &mut shown {
                 fields.shift_remove("fullFormattedMessage");
@@ -196,9 +197,21 @@ impl Filter {
     }
 }
 
+/// An integer member as `Value::as_i64` reads it: an integer within `i64`, not a float.
+fn as_i64<'e, V: DocView<'e>>(value: V) -> Option<i64> {
+    match value.as_num()? {
+        Num::Int(i) => Some(i),
+        Num::UInt(_) | Num::Float(_) => None,
+    }
+}
+
 /// EventEx's severity, else the type's category.
-fn category_of<'e>(event: &'e Value, type_name: &str, categories: &'e Categories) -> &'e str {
-    if let Some(severity) = event.get("severity").and_then(Value::as_str) {
+fn category_of<'r, 'e: 'r, V: DocView<'e>>(
+    event: V,
+    type_name: &str,
+    categories: &'r Categories,
+) -> &'r str {
+    if let Some(severity) = event.field("severity").and_then(DocView::as_str) {
         return severity;
     }
     categories
@@ -210,22 +223,30 @@ fn category_of<'e>(event: &'e Value, type_name: &str, categories: &'e Categories
 
 /// The moIds an event is about: its EntityEventArgument slots, a GeneralUserEvent's entity, an
 /// ExtendedEvent's managedObject and an EventEx's objectId.
-fn entities_of<'e>(event: &'e Value, slots: &[(String, String)]) -> Vec<&'e str> {
+fn entities_of<'e, V: DocView<'e>>(event: V, slots: &[(String, String)]) -> Vec<&'e str> {
     let mut ids: Vec<&str> = slots
         .iter()
-        .filter_map(|(slot, member)| event.get(slot)?.get(member)?.get("value")?.as_str())
+        .filter_map(|(slot, member)| event.field(slot)?.field(member)?.field("value")?.as_str())
         .collect();
     let extra = [
-        event.pointer("/entity/entity/value"),
-        event.pointer("/managedObject/value"),
-        event.get("objectId"),
+        event
+            .field("entity")
+            .and_then(|e| e.field("entity"))
+            .and_then(|e| e.field("value")),
+        event.field("managedObject").and_then(|m| m.field("value")),
+        event.field("objectId"),
     ];
-    ids.extend(extra.into_iter().flatten().filter_map(Value::as_str));
+    ids.extend(extra.into_iter().flatten().filter_map(DocView::as_str));
     ids
 }
 
-pub fn key_of(event: &Value) -> i64 {
-    event.get("key").and_then(Value::as_i64).unwrap_or(0)
+/// A stored event's key.
+pub fn key_of(event: &CompactDoc) -> i64 {
+    key_in(event.view())
+}
+
+fn key_in(event: DocRef<'_>) -> i64 {
+    event.field("key").and_then(as_i64).unwrap_or(0)
 }
 
 /// One `EventHistoryCollector`.
@@ -250,7 +271,7 @@ impl Collector {
     }
 
     /// The newest `page_size` matching events, newest first.
-    pub fn latest_page(&self, events: &[Arc<Value>], with: &Matching<'_>) -> Vec<Value> {
+    pub fn latest_page(&self, events: &[CompactDoc], with: &Matching<'_>) -> Vec<Value> {
         events
             .iter()
             .rev()
@@ -262,12 +283,12 @@ impl Collector {
 
     pub fn read_next(
         &mut self,
-        events: &[Arc<Value>],
+        events: &[CompactDoc],
         with: &Matching<'_>,
         max: usize,
     ) -> Vec<Value> {
         let start = events.partition_point(|e| key_of(e) <= self.cursor);
-        let page: Vec<&Arc<Value>> = events[start..]
+        let page: Vec<&CompactDoc> = events[start..]
             .iter()
             .filter(|e| self.filter.matches(e, with))
             .take(max)
@@ -280,12 +301,12 @@ impl Collector {
 
     pub fn read_previous(
         &mut self,
-        events: &[Arc<Value>],
+        events: &[CompactDoc],
         with: &Matching<'_>,
         max: usize,
     ) -> Vec<Value> {
         let end = events.partition_point(|e| key_of(e) <= self.cursor);
-        let page: Vec<&Arc<Value>> = events[..end]
+        let page: Vec<&CompactDoc> = events[..end]
             .iter()
             .rev()
             .filter(|e| self.filter.matches(e, with))
@@ -302,17 +323,137 @@ impl Collector {
     }
 
     /// Just before the latest page.
-    pub fn reset(&mut self, events: &[Arc<Value>], with: &Matching<'_>) {
+    pub fn reset(&mut self, events: &[CompactDoc], with: &Matching<'_>) {
         let page: Vec<i64> = events
             .iter()
             .rev()
             .filter(|e| self.filter.matches(e, with))
             .take(self.page_size)
-            .map(|e| key_of(e))
+            .map(key_of)
             .collect();
         self.cursor = match page.last() {
             Some(oldest) => oldest - 1,
-            None => events.last().map(|e| key_of(e)).unwrap_or(0),
+            None => events.last().map(key_of).unwrap_or(0),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::config::default_inventory;
+    use super::*;
+    use serde_json::json;
+
+    fn events() -> Vec<Value> {
+        vec![
+            json!({"_typeName": "VmPoweredOnEvent", "key": 1, "chainId": 1,
+                   "createdTime": "2024-01-01T00:00:00Z", "userName": "alice",
+                   "vm": {"_typeName": "VmEventArgument", "name": "vm",
+                          "vm": {"_typeName": "ManagedObjectReference", "type": "VirtualMachine", "value": "vm-20"}},
+                   "fullFormattedMessage": "on"}),
+            json!({"_typeName": "EventEx", "key": 2, "chainId": 1, "eventTypeId": "com.example.x",
+                   "severity": "warning", "createdTime": "2024-02-01T00:00:00Z", "userName": "",
+                   "objectType": "HostSystem", "objectId": "host-10", "fullFormattedMessage": "x"}),
+            json!({"_typeName": "GeneralUserEvent", "key": 3, "chainId": 3.0,
+                   "createdTime": "2024-03-01T00:00:00.5+01:00", "userName": "bob",
+                   "entity": {"entity": {"type": "Datacenter", "value": "datacenter-2"}}}),
+            json!({"_typeName": "ExtendedEvent", "key": 18446744073709551615u64, "chainId": 4,
+                   "managedObject": {"type": "VirtualMachine", "value": "vm-21"}}),
+            json!({"key": "5", "createdTime": 7, "userName": null}),
+        ]
+    }
+
+    fn filters() -> Vec<Value> {
+        vec![
+            json!({}),
+            json!({"eventChainId": 1}),
+            json!({"eventChainId": 3}),
+            json!({"eventTypeId": ["com.example.x", "VmPoweredOnEvent"]}),
+            json!({"category": ["warning"]}),
+            json!({"category": ["info", "user"]}),
+            json!({"type": ["Event"]}),
+            json!({"type": ["EventEx"]}),
+            json!({"time": {"beginTime": "2024-01-15T00:00:00Z"}}),
+            json!({"time": {"endTime": "2024-02-01T00:00:00Z"}}),
+            json!({"userName": {"systemUser": true, "userList": ["bob"]}}),
+            json!({"userName": {"systemUser": false}}),
+            json!({"entity": {"entity": {"type": "Datacenter", "value": "datacenter-2"}, "recursion": "all"}}),
+            json!({"entity": {"entity": {"type": "VirtualMachine", "value": "vm-21"}, "recursion": "self"}}),
+            json!({"alarm": {}}),
+            json!({"disableFullMessage": true}),
+        ]
+    }
+
+    /// The compact form is matched, keyed and shown as the `Value` it was made of.
+    #[test]
+    fn stored_events_match_and_show_as_their_values() {
+        let inventory = Inventory::new(&default_inventory()).unwrap();
+        let types: DataTypes = serde_json::from_value(json!({
+            "primitives": ["string", "int"],
+            "types": {
+                "Event": {"members": {"key": "int"}},
+                "EventEx": {"extends": "Event", "members": {}},
+                "VmPoweredOnEvent": {"extends": "Event", "members": {}},
+                "GeneralUserEvent": {"extends": "Event", "members": {}},
+                "ExtendedEvent": {"extends": "Event", "members": {}}
+            }
+        }))
+        .unwrap();
+        let categories = Categories {
+            default: "info".into(),
+            by_type: BTreeMap::from([("GeneralUserEvent".into(), "user".into())]),
+        };
+        let slots = vec![("vm".to_owned(), "vm".to_owned())];
+        let with = Matching {
+            inventory: &inventory,
+            types: &types,
+            categories: &categories,
+            slots: &slots,
+        };
+        let events = events();
+        let stored: Vec<CompactDoc> = events.iter().map(CompactDoc::encode).collect();
+        let mut hits = 0;
+        for spec in filters() {
+            let filter = Filter::parse(&spec, &inventory).unwrap();
+            for (value, doc) in events.iter().zip(&stored) {
+                let matched = filter.matches(doc, &with);
+                assert_eq!(
+                    matched,
+                    filter.matches_view(value, &with),
+                    "{spec} on {value}"
+                );
+                hits += usize::from(matched);
+                let mut expected = value.clone();
+                if filter.disable_full_message {
+                    expected
+                        .as_object_mut()
+                        .unwrap()
+                        .shift_remove("fullFormattedMessage");
+                }
+                let shown = filter.shown(doc);
+                assert_eq!(shown.to_string(), expected.to_string());
+            }
+        }
+        assert!(hits > 20, "the filters select something: {hits}");
+        let keys: Vec<i64> = stored.iter().map(key_of).collect();
+        assert_eq!(keys, vec![1, 2, 3, 0, 0]);
+        // Known answers, not only agreement.
+        let pick = |spec: Value| -> Vec<i64> {
+            let filter = Filter::parse(&spec, &inventory).unwrap();
+            events
+                .iter()
+                .filter(|e| filter.matches_view(*e, &with))
+                .map(|e| e["key"].as_i64().unwrap_or(-1))
+                .collect()
+        };
+        assert_eq!(pick(json!({"eventChainId": 3})), Vec::<i64>::new());
+        assert_eq!(pick(json!({"category": ["warning"]})), vec![2]);
+        assert_eq!(
+            pick(
+                json!({"entity": {"entity": {"type": "Datacenter", "value": "datacenter-2"}, "recursion": "all"}})
+            ),
+            vec![1, 2, 3, -1],
+            "vm-20 (a slot), host-10 (objectId), the datacenter (entity), vm-21 (managedObject)"
+        );
     }
 }

@@ -23,6 +23,7 @@ use serde_json::{json, Map, Value};
 
 use crate::api::{self, Account, Api, Credential, Ctx, Registration};
 use crate::auth::secrets_equal;
+use crate::compact::CompactDoc;
 use crate::config::MockConfig;
 use crate::errors::{self, ApiError};
 use crate::ids::IdGenerator;
@@ -279,7 +280,8 @@ pub struct VsphereApi {
     releases: Vec<String>,
     configured_inventory: Vec<InventoryObject>,
     inventory: RwLock<Inventory>,
-    events: Store<Arc<Value>>,
+    /// Posted events by key, each a [`CompactDoc`] (one allocation; the same JSON back).
+    events: Store<CompactDoc>,
     state: Mutex<State>,
 }
 
@@ -693,7 +695,7 @@ impl VsphereApi {
             "postEvent" => self.post_event(state, call, body, now),
             "queryEvents" => self.query_events(body),
             "latestEvent" => match self.events.read().items().last() {
-                Some(event) => Reply::value(StatusCode::OK, (**event).clone()),
+                Some(event) => Reply::value(StatusCode::OK, event.to_value()),
                 None => Reply::empty(StatusCode::NO_CONTENT),
             },
             "maxCollector" => Reply::value(
@@ -835,7 +837,7 @@ impl VsphereApi {
         event.insert("createdTime".into(), Value::String(timestamp(now)));
         self.events
             .write()
-            .insert(key.to_string(), Arc::new(Value::Object(event)))
+            .insert(key.to_string(), CompactDoc::encode(&Value::Object(event)))
             .map_err(|refused| self.internal(refused.to_string()))?;
         state.next_key = key + 1;
         Ok(key)
@@ -1173,7 +1175,7 @@ impl VsphereApi {
             .read()
             .items()
             .iter()
-            .map(|e| (**e).clone())
+            .map(CompactDoc::to_value)
             .collect()
     }
 
