@@ -869,6 +869,16 @@ impl ServeArgs {
             );
         }
         let mock = server.mock();
+        // Schemas compile on first use; compile the ones requests are checked against now, off
+        // the request path, so a client's first write rarely waits for them.
+        let warm = mock.clone();
+        std::thread::spawn(move || {
+            for id in warm.api_ids() {
+                if let Some(api) = warm.api(id) {
+                    let _ = api.spec().compile_request_schemas();
+                }
+            }
+        });
         let base = mock
             .config()
             .public_url

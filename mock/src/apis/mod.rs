@@ -39,17 +39,34 @@ pub fn spec(id: &str) -> Result<Arc<LoadedSpec>, SpecError> {
 }
 
 /// Build every API the configuration serves, their stores drawing on one `budget`.
+///
+/// The first mock of a process reads the specs too (most of a cold start): then each API is
+/// loaded and built on a thread of its own, so the cores share the work. Later mocks find the
+/// specs loaded and build in place (a thread would cost more than it saves).
 pub fn build(config: &MockConfig, budget: &Arc<Budget>) -> Result<Vec<Arc<dyn Api>>, SpecError> {
     for wanted in &config.apis {
         if find(wanted).is_none() {
             return Err(SpecError::UnknownApi(wanted.clone()));
         }
     }
-    REGISTERED
-        .iter()
-        .filter(|r| config.serves(r.id))
-        .map(|r| (r.build)(spec(r.id)?, config, budget))
-        .collect()
+    let wanted: Vec<&Registration> = REGISTERED.iter().filter(|r| config.serves(r.id)).collect();
+    let build_one = |r: &Registration| (r.build)(spec(r.id)?, config, budget);
+    if wanted.iter().all(|r| spec::is_loaded(r.id)) {
+        return wanted.into_iter().map(build_one).collect();
+    }
+    std::thread::scope(|scope| {
+        let (first, rest) = wanted.split_first().expect("not every spec is loaded");
+        let others: Vec<_> = rest
+            .iter()
+            .map(|r| scope.spawn(move || build_one(r)))
+            .collect();
+        let mut built = vec![build_one(first)];
+        built.extend(others.into_iter().map(|h| match h.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }));
+        built.into_iter().collect()
+    })
 }
 
 /// Every registered API's command-line flags, as one clap `Args` block for the server.

@@ -1,6 +1,7 @@
-//! The contract as data: `specs/` is embedded at compile time, each API's `spec.json` is checked
-//! against `specs/spec.schema.json`, typed ([`model`]), and its JSON Schemas are compiled once
-//! ([`schemas`]).
+//! The contract as data: `specs/` is embedded at compile time, each API's `spec.json` is typed
+//! ([`model`]), and its JSON Schemas are compiled once, on first use ([`schemas`]). A spec folder
+//! on disk is also checked against `specs/spec.schema.json` and compiled whole when it loads; the
+//! embedded ones are checked so by `harness/tests/suite_integrity.rs` (see [`load_from`]).
 //!
 //! Rust never restates a contract constant: patterns, enums, messages and rules are read from here.
 
@@ -15,6 +16,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use http::HeaderMap;
 use include_dir::{include_dir, Dir};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::codec::{self, MediaTypes, Representation};
@@ -89,12 +91,26 @@ pub enum BodyError {
 /// One API's spec with its compiled schemas.
 pub struct LoadedSpec {
     pub spec: ApiSpec,
-    pub raw: Value,
+    /// `spec.json` as plain JSON, parsed on first use ([`LoadedSpec::raw`]): the typed model
+    /// is read straight from the text, and nothing on a request's path needs the raw form.
+    raw: OnceLock<Value>,
+    files: SpecFiles,
     pub schemas: SchemaSet,
     base_paths: Vec<String>,
 }
 
 impl LoadedSpec {
+    /// `spec.json` as plain JSON (e.g. to look at a member the typed model does not keep).
+    pub fn raw(&self) -> &Value {
+        self.raw.get_or_init(|| {
+            // The same text the typed model was read from, so it parses.
+            self.files
+                .text(&format!("{}/spec.json", self.spec.id))
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or(Value::Null)
+        })
+    }
+
     /// A named rule from `rules`, deserialised into the API module's own type.
     pub fn rule<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, SpecError> {
         let file = format!("{}/spec.json", self.spec.id);
@@ -105,6 +121,45 @@ impl LoadedSpec {
             .ok_or_else(|| invalid(&file, format!("missing rule '{name}'")))?;
         serde_json::from_value(value.clone())
             .map_err(|e| invalid(&file, format!("rule '{name}': {e}")))
+    }
+
+    /// The schemas request bodies are checked against: what the mock itself compiles.
+    pub fn request_schemas(&self) -> impl Iterator<Item = &str> {
+        self.spec
+            .operations
+            .iter()
+            .filter_map(|op| op.request.as_ref().map(|r| r.schema.as_str()))
+    }
+
+    /// Compile the request schemas now (the server does, off the request path, once it
+    /// listens), so a client's first write does not wait for them.
+    pub fn compile_request_schemas(&self) -> Result<(), SpecError> {
+        self.request_schemas()
+            .try_for_each(|name| self.schemas.get(name).map(drop))
+    }
+
+    /// Compile every schema the spec names (errors, envelopes, requests, responses per status
+    /// and version): fails on a schema that does not compile or a `$ref` that does not resolve.
+    /// Compiled schemas are kept, so later uses are free.
+    pub fn compile_all_schemas(&self) -> Result<(), SpecError> {
+        let spec = &self.spec;
+        let mut names: Vec<&str> = vec![spec.errors.schema.as_str()];
+        names.extend(
+            spec.errors
+                .envelopes
+                .values()
+                .filter_map(|e| e.schema.as_deref()),
+        );
+        names.extend(self.request_schemas());
+        for op in &spec.operations {
+            for resp in op.responses.values() {
+                names.push(&resp.schema);
+                names.extend(resp.schema_by_version.values().map(String::as_str));
+            }
+        }
+        names
+            .into_iter()
+            .try_for_each(|name| self.schemas.get(name).map(drop))
     }
 
     /// Every base path the API is served under: the default first, then the alternates.
@@ -307,6 +362,14 @@ impl LoadedSpec {
 
 static LOADED: OnceLock<RwLock<HashMap<String, Arc<LoadedSpec>>>> = OnceLock::new();
 
+/// Has [`load`] read the spec of `api` already in this process?
+pub fn is_loaded(api: &str) -> bool {
+    LOADED
+        .get()
+        .and_then(|cache| cache.read().ok())
+        .is_some_and(|m| m.contains_key(api))
+}
+
 /// Load (once per process) the spec of `api`, validated against the meta-schema, with its
 /// schemas compiled with the API's own `format` checkers. Use the registry's
 /// [`crate::apis::spec`], which hands each API's checkers in.
@@ -322,8 +385,16 @@ pub fn load(api: &str, formats: &'static [FormatCheck]) -> Result<Arc<LoadedSpec
     Ok(loaded)
 }
 
-/// Load a spec from `files` (not cached): `<api>/spec.json` and `<api>/schemas/`, checked as
-/// strictly as the embedded ones.
+/// Load a spec from `files` (not cached): `<api>/spec.json` and `<api>/schemas/`.
+///
+/// A folder on disk (`SpecFiles::Dir`, a user's own spec) is checked whole here: against the
+/// meta-schema, and every schema it names is compiled, so a broken file fails at load. The
+/// embedded specs skip those two checks at run time (they cost most of the mock's start): the
+/// binary carries exactly the files `harness/tests/suite_integrity.rs`
+/// (`every_spec_validates_against_the_meta_schema`) checks the same way, with
+/// [`check_against_meta_schema`] and [`LoadedSpec::compile_all_schemas`]. Their schemas compile
+/// on first use ([`SchemaSet::get`]), and the server compiles them in the background once it
+/// listens ([`LoadedSpec::compile_all_schemas`]).
 pub fn load_from(
     files: SpecFiles,
     api: &str,
@@ -333,10 +404,19 @@ pub fn load_from(
     let text = files
         .text(&file)
         .ok_or_else(|| SpecError::UnknownApi(api.to_owned()))?;
-    let raw: Value = serde_json::from_str(&text).map_err(|e| invalid(&file, e.to_string()))?;
-    check_against_meta_schema(&file, &raw)?;
-    let spec: ApiSpec =
-        serde_json::from_value(raw.clone()).map_err(|e| invalid(&file, e.to_string()))?;
+    let on_disk = matches!(files, SpecFiles::Dir(_));
+    let raw = OnceLock::new();
+    let spec = if on_disk {
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| invalid(&file, e.to_string()))?;
+        check_against_meta_schema(&file, &value)?;
+        let spec = ApiSpec::deserialize(&value).map_err(|e| invalid(&file, e.to_string()))?;
+        let _ = raw.set(value);
+        spec
+    } else {
+        // Straight into the typed model: a third of the cost of a `Value` first.
+        serde_json::from_str::<ApiSpec>(&text).map_err(|e| invalid(&file, e.to_string()))?
+    };
     if spec.id != api {
         return Err(invalid(
             &file,
@@ -344,34 +424,21 @@ pub fn load_from(
         ));
     }
     check_representations(&file, &spec)?;
-    let schemas = SchemaSet::new(api, files, formats);
-    // Fail fast on a schema that does not compile or a $ref that does not resolve.
-    let mut names: Vec<&str> = vec![spec.errors.schema.as_str()];
-    names.extend(
-        spec.errors
-            .envelopes
-            .values()
-            .filter_map(|e| e.schema.as_deref()),
-    );
-    for op in &spec.operations {
-        names.extend(op.request.iter().map(|r| r.schema.as_str()));
-        for resp in op.responses.values() {
-            names.push(&resp.schema);
-            names.extend(resp.schema_by_version.values().map(String::as_str));
-        }
-    }
-    for name in names {
-        schemas.get(name)?;
-    }
+    let schemas = SchemaSet::new(api, files.clone(), formats);
     let base_paths = std::iter::once(spec.base_path.clone())
         .chain(spec.alternate_base_paths.iter().cloned())
         .collect();
-    Ok(LoadedSpec {
+    let loaded = LoadedSpec {
         spec,
         raw,
+        files,
         schemas,
         base_paths,
-    })
+    };
+    if on_disk {
+        loaded.compile_all_schemas()?;
+    }
+    Ok(loaded)
 }
 
 /// Every declared media type is JSON or XML; XML needs the spec's mapping, and every XML root

@@ -1,8 +1,8 @@
-//! An API's JSON Schemas, compiled once from the embedded `specs/<api>/schemas/`, and the
+//! An API's JSON Schemas, compiled once, on first use, from `specs/<api>/schemas/`, and the
 //! vendor messages of their violations (`x-message`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::Value;
 
@@ -53,6 +53,9 @@ pub struct SchemaSet {
     files: SpecFiles,
     formats: &'static [FormatCheck],
     compiled: RwLock<HashMap<String, Arc<jsonschema::Validator>>>,
+    /// Held while a schema compiles, so two first uses (a request and the server's warm-up)
+    /// compile it once: the second waits, then finds it compiled.
+    compiling: Mutex<()>,
     /// Parsed schema files, so request paths never re-parse them.
     documents: RwLock<HashMap<String, Arc<Value>>>,
 }
@@ -64,6 +67,7 @@ impl SchemaSet {
             files,
             formats,
             compiled: RwLock::default(),
+            compiling: Mutex::default(),
             documents: RwLock::default(),
         }
     }
@@ -95,8 +99,13 @@ impl SchemaSet {
         Ok(doc)
     }
 
-    /// The compiled validator for `name` (`event-v3.json` or `event-v3.json#/$defs/partial`).
+    /// The compiled validator for `name` (`event-v3.json` or `event-v3.json#/$defs/partial`),
+    /// compiled on its first use.
     pub fn get(&self, name: &str) -> Result<Arc<jsonschema::Validator>, SpecError> {
+        if let Some(v) = self.compiled.read().ok().and_then(|m| m.get(name).cloned()) {
+            return Ok(v);
+        }
+        let _compiling = self.compiling.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(v) = self.compiled.read().ok().and_then(|m| m.get(name).cloned()) {
             return Ok(v);
         }
