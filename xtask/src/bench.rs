@@ -900,7 +900,10 @@ struct Report {
     /// (cell, whether the [before] binary, connections) -> median sample.
     cells: Vec<(Cell, bool, usize, Sample)>,
     cold_baseline_ms: f64,
+    /// Spawn to the health check's answer.
     cold_mock_ms: f64,
+    /// Spawn to each API's first answered write (a login first, where the API has one).
+    cold_writes: Vec<(Cell, f64)>,
     idle_rss: u64,
     idle_requests: usize,
     stored_events: usize,
@@ -983,11 +986,33 @@ async fn measure(bins: &Binaries, plan: &Plan, root: &Path, only: Option<&str>) 
     }
 
     // Cold start: spawn to the first answer, interleaved.
+    // For the mock, to its health check and to each API's first answered write (after the
+    // login a client needs first, where the API has one): the "first answered POST".
+    let writes: Vec<Cell> = Cell::all().into_iter().filter(|c| c.is_write()).collect();
     let (mut cold_b, mut cold_m) = (Vec::new(), Vec::new());
+    let mut cold_w: Vec<Vec<f64>> = vec![Vec::new(); writes.len()];
+    let http = reqwest::Client::new();
     for _ in 0..plan.cold_starts {
         cold_b.push(start(bins, Cell::BASELINE).await?.1.as_secs_f64() * 1e3);
         cold_m.push(start(bins, Cell::HEALTH).await?.1.as_secs_f64() * 1e3);
+        for (i, &write) in writes.iter().enumerate() {
+            let (server, up) = start(bins, write).await?;
+            let asked = Instant::now();
+            let token = session(&http, &server.url, write).await?;
+            let (req, want) = request(&http, &server.url, write, token.as_deref(), 0);
+            let status = req.send().await?.status().as_u16();
+            let took = up + asked.elapsed();
+            if status != want {
+                errors += 1;
+            }
+            cold_w[i].push(took.as_secs_f64() * 1e3);
+        }
     }
+    let cold_writes: Vec<(Cell, f64)> = writes
+        .into_iter()
+        .zip(cold_w)
+        .map(|(cell, times)| (cell, median(times)))
+        .collect();
 
     // Memory: requests that store nothing, then stored events and a reset.
     let (server, _) = start(bins, Cell::HEALTH).await?;
@@ -1073,6 +1098,7 @@ async fn measure(bins: &Binaries, plan: &Plan, root: &Path, only: Option<&str>) 
         cells: measured,
         cold_baseline_ms: median(cold_b),
         cold_mock_ms: median(cold_m),
+        cold_writes,
         idle_rss,
         idle_requests: plan.idle_requests,
         stored_events: plan.stored_events,
@@ -1127,11 +1153,19 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "| other | figure |\n|---|---:|\n| cold start, baseline | {:.1} ms |\n| cold start, mock | {:.1} ms ({:.2}x) |",
+            "| other | figure |\n|---|---:|\n| cold start, baseline (to its first answer) | {:.1} ms |\n| cold start, mock, to its health check | {:.1} ms ({:.2}x) |",
             self.cold_baseline_ms,
             self.cold_mock_ms,
             self.cold_mock_ms / self.cold_baseline_ms.max(0.001)
         );
+        for (cell, ms) in &self.cold_writes {
+            let _ = writeln!(
+                out,
+                "| cold start, mock, to the first answered {} | {ms:.1} ms ({:.2}x) |",
+                cell.label(),
+                ms / self.cold_baseline_ms.max(0.001)
+            );
+        }
         let _ = writeln!(
             out,
             "| resident after {} requests that store nothing | {} |",
@@ -1220,11 +1254,21 @@ impl Report {
         }
         out.push((
             format!(
-                "cold start within 1.5x of the baseline ({:.2}x)",
+                "cold start within 1.5x of the baseline, to the health check ({:.2}x)",
                 self.cold_mock_ms / self.cold_baseline_ms.max(0.001)
             ),
             self.cold_mock_ms <= 1.5 * self.cold_baseline_ms,
         ));
+        for (cell, ms) in &self.cold_writes {
+            out.push((
+                format!(
+                    "cold start within 1.5x of the baseline, to the first answered {} ({:.2}x)",
+                    cell.label(),
+                    ms / self.cold_baseline_ms.max(0.001)
+                ),
+                *ms <= 1.5 * self.cold_baseline_ms,
+            ));
+        }
         if let Some(s) = self.conformance_s {
             out.push((
                 format!("conformance suite under 3 s warm ({s:.1} s)"),
