@@ -137,10 +137,11 @@ impl EventsLog {
                     };
                     line.push(' ');
                     // `{i}` in the key stands for the item's index.
-                    if entry.key.contains("{i}") {
-                        line.push_str(&entry.key.replace("{i}", &i.to_string()));
-                    } else {
-                        line.push_str(&entry.key);
+                    for (n, part) in entry.key.split("{i}").enumerate() {
+                        if n > 0 {
+                            let _ = write!(line, "{i}");
+                        }
+                        line.push_str(part);
                     }
                     line.push_str(field);
                     line.push('=');
