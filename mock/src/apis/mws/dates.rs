@@ -2,9 +2,7 @@
 
 use std::str::FromStr;
 
-use chrono::{
-    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc,
-};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 
 /// Length of the `yyyy-MM-dd HH:mm:ss` part.
 const LOCAL_LEN: usize = 19;

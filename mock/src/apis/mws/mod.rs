@@ -662,12 +662,11 @@ impl MwsApi {
             }
             location.push_str(part);
         }
-        Ok(Reply::value(
-            StatusCode::CREATED,
-            render::created(stored, &self.rules),
+        Ok(
+            Reply::value(StatusCode::CREATED, render::created(stored, &self.rules))
+                .pretty(pretty)
+                .header(header::LOCATION, &location),
         )
-        .pretty(pretty)
-        .header(header::LOCATION, &location))
     }
 
     /// The stored form of a validated create body: known fields only (moved out of the body,
