@@ -6,7 +6,8 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 
-use chrono::format::{Item, StrftimeItems};
+use chrono::format::{Fixed, Item, Numeric, Pad, StrftimeItems};
+use chrono::{DateTime, Datelike, FixedOffset, Timelike};
 use serde_json::Value;
 
 use super::config::ControlEscapes;
@@ -107,14 +108,22 @@ impl EventsLog {
             .and_then(parse_mws_date)
         {
             let local = self.zone.local(at);
-            let _ = write!(
-                line,
-                "{}",
-                local.format_with_items(self.timestamp_items.iter())
-            );
+            if !write_timestamp(&self.timestamp_items, &local, &mut line) {
+                line.clear();
+                let _ = write!(
+                    line,
+                    "{}",
+                    local.format_with_items(self.timestamp_items.iter())
+                );
+            }
             // Joda prints a zero offset as "Z".
-            if local.offset().local_minus_utc() == 0 && line.contains("+00:00") {
-                line = line.replace("+00:00", "Z");
+            if local.offset().local_minus_utc() == 0 {
+                const ZERO: &str = "+00:00";
+                let mut from = 0;
+                while let Some(found) = line[from..].find(ZERO) {
+                    line.replace_range(from + found..from + found + ZERO.len(), "Z");
+                    from += found + 1;
+                }
             }
         }
         for entry in &self.rule.entries {
@@ -137,10 +146,11 @@ impl EventsLog {
                     };
                     line.push(' ');
                     // `{i}` in the key stands for the item's index.
-                    if entry.key.contains("{i}") {
-                        line.push_str(&entry.key.replace("{i}", &i.to_string()));
-                    } else {
-                        line.push_str(&entry.key);
+                    for (n, part) in entry.key.split("{i}").enumerate() {
+                        if n > 0 {
+                            let _ = write!(line, "{i}");
+                        }
+                        line.push_str(part);
                     }
                     line.push_str(field);
                     line.push('=');
@@ -214,6 +224,56 @@ impl EventsLog {
             }
         }
     }
+}
+
+/// Write `local` as chrono writes these items, for the usual ones (zero-padded numbers of a
+/// four-digit year, literals, milliseconds, a whole-minute `%:z` offset); `false` (with `out`
+/// partly written) for any other, which the caller leaves to chrono.
+fn write_timestamp(
+    items: &[Item<'static>],
+    local: &DateTime<FixedOffset>,
+    out: &mut String,
+) -> bool {
+    fn digits(out: &mut String, n: u32, width: u32) {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
+        }
+    }
+    for item in items {
+        match item {
+            Item::Literal(text) | Item::Space(text) => out.push_str(text),
+            Item::OwnedLiteral(text) | Item::OwnedSpace(text) => out.push_str(text),
+            Item::Numeric(numeric, Pad::Zero) => {
+                let (n, width) = match numeric {
+                    Numeric::Year if (0..=9999).contains(&local.year()) => (local.year() as u32, 4),
+                    Numeric::Month => (local.month(), 2),
+                    Numeric::Day => (local.day(), 2),
+                    Numeric::Hour => (local.hour(), 2),
+                    Numeric::Minute => (local.minute(), 2),
+                    Numeric::Second => (local.second(), 2),
+                    _ => return false,
+                };
+                digits(out, n, width);
+            }
+            Item::Fixed(Fixed::Nanosecond3) => {
+                out.push('.');
+                digits(out, local.nanosecond() % 1_000_000_000 / 1_000_000, 3);
+            }
+            Item::Fixed(Fixed::TimezoneOffsetColon) => {
+                let offset = local.offset().local_minus_utc();
+                if offset % 60 != 0 {
+                    return false;
+                }
+                out.push(if offset < 0 { '-' } else { '+' });
+                let minutes = offset.unsigned_abs() / 60;
+                digits(out, minutes / 60, 2);
+                out.push(':');
+                digits(out, minutes % 60, 2);
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// What [`EventsLog::scalar`] writes; other values are left out of the line.
@@ -296,6 +356,51 @@ mod tests {
         assert!(log(ControlEscapes::Raw)
             .line(&event)
             .ends_with("message=\"line\\nbreak\\ttab\u{1}\u{2028}é\""));
+    }
+
+    #[test]
+    fn the_timestamp_fast_path_agrees_with_chrono() {
+        let zones = [
+            "UTC",
+            "America/Denver",
+            "Asia/Kolkata",
+            "Australia/Eucla",
+            "+05:30",
+            "-06:00",
+        ];
+        let formats = [
+            "%Y-%m-%dT%H:%M:%S%.3f%:z",
+            "%Y-%m-%d %H:%M:%S+00:00 %:z",
+            "%d/%m/%Y %H.%M.%S",
+            "%Y-%m-%dT%H:%M:%S%z",
+        ];
+        let mut handled = 0;
+        for format in formats {
+            let items = StrftimeItems::new(format).parse_to_owned().unwrap();
+            for zone in zones.map(|z| Zone::parse(z).unwrap()) {
+                for secs in [
+                    -62_135_596_800i64,
+                    -2_208_988_800,
+                    -1,
+                    0,
+                    1_718_039_611,
+                    253_402_300_799,
+                ] {
+                    for nanos in [0, 999_000_000, 1_500_000] {
+                        let at = DateTime::from_timestamp(secs, nanos).unwrap();
+                        let local = zone.local(at);
+                        let mut fast = String::new();
+                        if write_timestamp(&items, &local, &mut fast) {
+                            let slow = local.format_with_items(items.iter()).to_string();
+                            assert_eq!(fast, slow, "{format} {secs} {nanos}");
+                            handled += 1;
+                        }
+                    }
+                }
+            }
+        }
+        // The spec's own format, in whole-minute zones, takes the fast path.
+        assert!(handled >= 4 * 5 * 3, "{handled}");
     }
 
     #[test]

@@ -67,6 +67,84 @@ pub struct MwsApi {
     /// Stored events in insertion order (MongoDB's natural order), by id, under the v3 names.
     store: Store<CompactDoc>,
     log: EventsLog,
+    /// What a create does with each field, derived from the spec once.
+    create_plan: CreatePlan,
+    /// The item path of `getEvent` split around `{id}` (a created event's Location).
+    item_path: Vec<String>,
+}
+
+/// How a validated create body becomes the stored event, derived from the request schema and
+/// the rules when the API is built, so a create looks nothing up by name.
+struct CreatePlan {
+    /// The request schema this plan was made from.
+    schema: String,
+    /// The schema's properties, in its order: the fields an event may be stored with.
+    fields: Vec<PlannedField>,
+    /// Storage artefacts of the event itself, in rule order.
+    event_artefacts: Vec<(String, Value)>,
+}
+
+struct PlannedField {
+    name: String,
+    /// A date field: a string is normalised to the storage zone.
+    date: bool,
+    /// A list field with artefacts: each object of an array gets them.
+    artefacts: Option<Vec<(String, Artefact)>>,
+}
+
+/// One artefact field of a list's objects.
+enum Artefact {
+    /// `"{id}"`: the object's own id (null without one).
+    OwnId,
+    Fixed(Value),
+}
+
+impl CreatePlan {
+    fn new(spec: &LoadedSpec, rules: &Rules, schema: &str) -> Result<Self, SpecError> {
+        let document = if schema.is_empty() {
+            Arc::new(Value::Null)
+        } else {
+            spec.schemas.document(schema)?
+        };
+        let fields = document
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|name| PlannedField {
+                date: rules.date_format.fields.contains(name),
+                artefacts: rules
+                    .artefacts
+                    .lists
+                    .get(name.as_str())
+                    .and_then(Value::as_object)
+                    .map(|artefacts| {
+                        artefacts
+                            .iter()
+                            .map(|(key, template)| {
+                                let artefact = match template {
+                                    Value::String(t) if t == "{id}" => Artefact::OwnId,
+                                    other => Artefact::Fixed(other.clone()),
+                                };
+                                (key.clone(), artefact)
+                            })
+                            .collect()
+                    }),
+                name: name.clone(),
+            })
+            .collect();
+        Ok(Self {
+            schema: schema.to_owned(),
+            fields,
+            event_artefacts: rules
+                .artefacts
+                .event
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        })
+    }
 }
 
 /// Name of the page cap among the query limits (the others are the `mongo` module's).
@@ -125,7 +203,19 @@ impl MwsApi {
             _ => None,
         });
         let challenge = format!("Basic realm=\"{}\"", realm.as_deref().unwrap_or(API_ID));
+        let create_schema = spec
+            .operation("createEvent")
+            .and_then(|op| op.request.as_ref())
+            .map(|r| r.schema.clone())
+            .unwrap_or_default();
+        let create_plan = CreatePlan::new(&spec, &rules, &create_schema)?;
+        let item_path = spec
+            .operation("getEvent")
+            .map(|get| get.path.split("{id}").map(str::to_owned).collect())
+            .unwrap_or_default();
         Ok(Self {
+            create_plan,
+            item_path,
             total_count: cfg.total_count.unwrap_or(rules.list.total_count),
             list_order: cfg.list_order.unwrap_or(rules.list.default_order),
             limits,
@@ -530,117 +620,111 @@ impl MwsApi {
                 }
             }
         }
-        let schema = op
-            .request
-            .as_ref()
-            .map(|r| r.schema.clone())
-            .unwrap_or_default();
+        let schema = op.request.as_ref().map_or("", |r| r.schema.as_str());
         let violations = self
             .spec
             .schemas
-            .violations(&schema, &body)
+            .violations(schema, &body)
             .map_err(|e| MwsError::new("internal").with("detail", e.to_string()))?;
         if !violations.is_empty() {
             return Err(MwsError::new("validation")
                 .with_messages(violations.into_iter().map(|v| v.message).collect()));
         }
-        let mut stored = self.to_stored(&schema, &body)?;
-        let id = {
+        let mut stored = if schema == self.create_plan.schema {
+            self.to_stored(&self.create_plan, body)
+        } else {
+            let plan = CreatePlan::new(&self.spec, &self.rules, schema)
+                .map_err(|e| MwsError::new("internal").with("detail", e.to_string()))?;
+            self.to_stored(&plan, body)
+        };
+        let (id, stored) = {
             // The id is drawn under the write lock, so no other create or seed can take it.
             let mut store = self.store.write();
             let id = fresh_id(ctx, |id| store.contains_key(id)).ok_or_else(|| {
                 MwsError::new("internal").with("detail", "no fresh id could be generated")
             })?;
-            if let Value::Object(map) = &mut stored {
-                map.insert("id".into(), Value::String(id.clone()));
-            }
+            stored.insert("id".into(), Value::String(id.clone()));
+            let stored = Value::Object(stored);
             store
                 .insert(id.clone(), CompactDoc::encode(&stored))
                 .map_err(|refused| {
                     MwsError::new("internal").with("detail", format!("the mock refused: {refused}"))
                 })?;
-            id
+            (id, stored)
         };
         self.log.append(&stored);
-        let item_path = self
-            .spec
-            .operation("getEvent")
-            .map(|get| get.fill_path(&[("id", &id)]))
-            .unwrap_or_default();
-        let location = format!("{}{}{item_path}", ctx.public_origin(), ctx.base_path);
-        Ok(Reply::value(
-            StatusCode::CREATED,
-            render(&stored, View::Created, &self.rules),
+        let mut location = String::with_capacity(128);
+        location.push_str(ctx.public_origin());
+        location.push_str(ctx.base_path);
+        for (i, part) in self.item_path.iter().enumerate() {
+            if i > 0 {
+                location.push_str(&id);
+            }
+            location.push_str(part);
+        }
+        Ok(
+            Reply::value(StatusCode::CREATED, render::created(stored, &self.rules))
+                .pretty(pretty)
+                .header(header::LOCATION, &location),
         )
-        .pretty(pretty)
-        .header(header::LOCATION, &location))
     }
 
-    /// The stored form of a validated create body: known fields only, dates in the storage zone,
-    /// and the storage artefacts (version, associated objects' _id/version); the id is added
-    /// when it is stored.
-    fn to_stored(&self, schema: &str, body: &Value) -> MwsResult<Value> {
-        let schema = self
-            .spec
-            .schemas
-            .document(schema)
-            .map_err(|e| MwsError::new("internal").with("detail", e.to_string()))?;
-        let known: Vec<&String> = schema
-            .get("properties")
-            .and_then(Value::as_object)
-            .map(|p| p.keys().collect())
-            .unwrap_or_default();
-        let mut stored = Map::new();
-        for key in known {
-            let Some(value) = body.get(key.as_str()) else {
+    /// The stored form of a validated create body: known fields only (moved out of the body,
+    /// in the schema's order), dates in the storage zone, and the storage artefacts (version,
+    /// associated objects' _id/version); the id is added when it is stored.
+    fn to_stored(&self, plan: &CreatePlan, body: Value) -> Map<String, Value> {
+        let mut body = match body {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        let mut stored = Map::with_capacity(plan.fields.len() + plan.event_artefacts.len() + 1);
+        for field in &plan.fields {
+            let Some(value) = body.remove(field.name.as_str()) else {
                 continue;
             };
             let value = match value {
-                Value::String(text) if self.rules.date_format.fields.contains(key) => {
-                    parse_mws_date(text)
-                        .map(|at| Value::String(format_mws_date(at, &self.storage_zone)))
-                        .unwrap_or_else(|| value.clone())
-                }
-                Value::Array(items) => match self
-                    .rules
-                    .artefacts
-                    .lists
-                    .get(key.as_str())
-                    .and_then(Value::as_object)
-                {
+                Value::String(text) if field.date => match parse_mws_date(&text) {
+                    Some(at) => Value::String(format_mws_date(at, &self.storage_zone)),
+                    None => Value::String(text),
+                },
+                Value::Array(items) => match &field.artefacts {
                     Some(artefacts) => Value::Array(
                         items
-                            .iter()
-                            .map(|item| self.with_artefacts(item, artefacts))
+                            .into_iter()
+                            .map(|item| with_artefacts(item, artefacts))
                             .collect(),
                     ),
-                    None => value.clone(),
+                    None => Value::Array(items),
                 },
-                other => other.clone(),
+                other => other,
             };
-            stored.insert(key.clone(), value);
+            stored.insert(field.name.clone(), value);
         }
-        for (key, value) in &self.rules.artefacts.event {
+        for (key, value) in &plan.event_artefacts {
             stored.insert(key.clone(), value.clone());
         }
-        Ok(Value::Object(stored))
+        stored
     }
+}
 
-    /// Add artefact fields to a sub-object; `"{id}"` copies the object's own id.
-    fn with_artefacts(&self, item: &Value, artefacts: &Map<String, Value>) -> Value {
-        let Value::Object(item) = item else {
-            return item.clone();
+/// Add artefact fields to a sub-object; `"{id}"` copies the object's own id.
+fn with_artefacts(item: Value, artefacts: &[(String, Artefact)]) -> Value {
+    let Value::Object(mut item) = item else {
+        return item;
+    };
+    // The object's id as it came, before any artefact is set.
+    let own_id = artefacts
+        .iter()
+        .any(|(_, a)| matches!(a, Artefact::OwnId))
+        .then(|| item.get("id").cloned().unwrap_or(Value::Null));
+    for (key, artefact) in artefacts {
+        let value = match artefact {
+            Artefact::OwnId => own_id.clone().unwrap_or(Value::Null),
+            Artefact::Fixed(v) => v.clone(),
         };
-        let mut out = item.clone();
-        for (key, template) in artefacts {
-            let value = match template {
-                Value::String(t) if t == "{id}" => item.get("id").cloned().unwrap_or(Value::Null),
-                other => other.clone(),
-            };
-            out.insert(key.clone(), value);
-        }
-        Value::Object(out)
+        item.insert(key.clone(), value);
     }
+    Value::Object(item)
 }
 
 impl Api for MwsApi {

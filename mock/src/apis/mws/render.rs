@@ -27,7 +27,11 @@ pub fn render(stored: &Value, view: View, rules: &Rules) -> Value {
         }
     }
     match view {
-        View::Created => return sorted(Value::Object(out)),
+        View::Created => {
+            let mut out = Value::Object(out);
+            sort_keys(&mut out);
+            return out;
+        }
         View::Current => {
             strip_artefacts(&mut out, rules);
             for field in &rules.removed_in_current.fields {
@@ -47,6 +51,21 @@ pub fn render(stored: &Value, view: View, rules: &Rules) -> Value {
         }
     }
     Value::Object(id_last(out))
+}
+
+/// The body of a 201 from the stored event (taken, not copied): [`View::Created`].
+pub fn created(stored: Value, rules: &Rules) -> Value {
+    let Value::Object(mut out) = stored else {
+        return stored;
+    };
+    for (key, default) in &rules.output_defaults.values {
+        if !out.contains_key(key) {
+            out.insert(key.clone(), default.clone());
+        }
+    }
+    let mut out = Value::Object(out);
+    sort_keys(&mut out);
+    out
 }
 
 /// MWS serialises an event's keys alphabetically with `id` last (seed 004, sample responses).
@@ -78,16 +97,16 @@ fn strip_artefacts(event: &mut Map<String, Value>, rules: &Rules) {
     }
 }
 
-/// Keys sorted at every level, as the seed's create response shows them.
-fn sorted(value: Value) -> Value {
+/// Keys sorted at every level, as the seed's create response shows them (in place: keys are
+/// unique, so the order is the one a stable sort gives).
+fn sort_keys(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+            map.sort_keys();
+            map.values_mut().for_each(sort_keys);
         }
-        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
-        other => other,
+        Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
     }
 }
 
