@@ -206,6 +206,12 @@ fn end_body(out: &mut [u8], at: usize) {
     out[at..at + 4].copy_from_slice(&body.to_le_bytes());
 }
 
+/// A container's body length: four little-endian bytes at `pos`.
+#[inline]
+fn read_body_len(bytes: &[u8], pos: usize) -> usize {
+    u32::from_le_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]]) as usize
+}
+
 /// Reads a varint at `*pos` and moves past it.
 #[inline]
 fn read_varint(bytes: &[u8], pos: &mut usize) -> u64 {
@@ -273,12 +279,7 @@ impl<'a> DocRef<'a> {
     fn container(self) -> (usize, &'a [u8]) {
         let mut pos = 1;
         let count = read_varint(self.bytes, &mut pos) as usize;
-        let body = u32::from_le_bytes([
-            self.bytes[pos],
-            self.bytes[pos + 1],
-            self.bytes[pos + 2],
-            self.bytes[pos + 3],
-        ]) as usize;
+        let body = read_body_len(self.bytes, pos);
         pos += 4;
         (count, &self.bytes[pos..pos + body])
     }
@@ -299,13 +300,7 @@ impl<'a> DocRef<'a> {
             }
             ARRAY | OBJECT => {
                 read_varint(self.bytes, &mut pos);
-                let body = u32::from_le_bytes([
-                    self.bytes[pos],
-                    self.bytes[pos + 1],
-                    self.bytes[pos + 2],
-                    self.bytes[pos + 3],
-                ]) as usize;
-                pos + 4 + body
+                pos + 4 + read_body_len(self.bytes, pos)
             }
             _ => 1,
         }

@@ -182,17 +182,7 @@ impl SortSpec {
             }
         }
         // A total order: the keys, then the input position (what makes it stable).
-        let compare = |&i: &u32, &j: &u32| {
-            let (i, j) = (i as usize, j as usize);
-            let (ki, kj) = (&keys[i * width..][..width], &keys[j * width..][..width]);
-            for (((_, dir), a), b) in self.keys.iter().zip(ki).zip(kj) {
-                let ord = directed(*dir, *a, *b);
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-            }
-            i.cmp(&j)
-        };
+        let compare = |&i: &u32, &j: &u32| self.compare_at(&keys, i as usize, j as usize);
         // u32 positions halve the index array a selection over a large store moves around.
         let mut order: Vec<u32> = match u32::try_from(docs.len()) {
             Ok(n) => (0..n).collect(),
@@ -206,6 +196,21 @@ impl SortSpec {
         order.into_iter().map(|i| i as usize).collect()
     }
 
+    /// The order of the documents at positions `i` and `j` by their extracted `keys` (one row
+    /// of `self.keys.len()` per document): the keys, then the position, so the order is total
+    /// and ties keep insertion order.
+    fn compare_at<'a, D: DocView<'a>>(&self, keys: &[Key<'a, D>], i: usize, j: usize) -> Ordering {
+        let width = self.keys.len();
+        let (ki, kj) = (&keys[i * width..][..width], &keys[j * width..][..width]);
+        for (((_, dir), a), b) in self.keys.iter().zip(ki).zip(kj) {
+            let ord = directed(*dir, *a, *b);
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        i.cmp(&j)
+    }
+
     /// [`SortSpec::order`] for more documents than `u32` counts.
     fn order_wide<'a, D: DocView<'a>>(
         &self,
@@ -213,17 +218,7 @@ impl SortSpec {
         len: usize,
         k: usize,
     ) -> Vec<usize> {
-        let width = self.keys.len();
-        let compare = |&i: &usize, &j: &usize| {
-            let (ki, kj) = (&keys[i * width..][..width], &keys[j * width..][..width]);
-            for (((_, dir), a), b) in self.keys.iter().zip(ki).zip(kj) {
-                let ord = directed(*dir, *a, *b);
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-            }
-            i.cmp(&j)
-        };
+        let compare = |&i: &usize, &j: &usize| self.compare_at(keys, i, j);
         let mut order: Vec<usize> = (0..len).collect();
         if k < order.len() {
             order.select_nth_unstable_by(k - 1, compare);
