@@ -211,8 +211,8 @@ impl LoadedSpec {
             }
         }
         // Only the winner's parameters are collected.
-        if let Some(params) = best.and_then(|(op, _)| Some((op, op.path_params(path)?))) {
-            return Routed::Operation(params.0, params.1);
+        if let Some((op, params)) = best.and_then(|(op, _)| op.path_params(path).map(|p| (op, p))) {
+            return Routed::Operation(op, params);
         }
         // No operation of this method: which methods the path has, if any (the rare case).
         let allowed: Vec<&str> = self

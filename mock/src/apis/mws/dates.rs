@@ -77,18 +77,21 @@ pub fn write_mws_date(at: DateTime<Utc>, zone: &Zone, out: &mut String) {
             (local.second(), 2, ' '),
         ];
         for (n, width, separator) in fields {
-            for place in (0..width).rev() {
-                out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
-            }
+            push_digits(out, n, width);
             out.push(separator);
         }
     } else {
         use std::fmt::Write as _;
         let _ = write!(out, "{} ", local.format("%Y-%m-%d %H:%M:%S"));
     }
-    match zone {
-        Zone::Named(tz) => out.push_str(tz.name()),
-        Zone::Offset(off) => out.push_str(&off.to_string()),
+    zone.push_name(out);
+}
+
+/// `n` as exactly `width` decimal digits, zero-padded (the caller keeps `n` below
+/// `10^width`): the fixed-width fields of MWS dates and events.log timestamps.
+pub fn push_digits(out: &mut String, n: u32, width: u32) {
+    for place in (0..width).rev() {
+        out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
     }
 }
 
@@ -116,9 +119,19 @@ impl Zone {
     }
 
     pub fn name(&self) -> String {
+        let mut out = String::new();
+        self.push_name(&mut out);
+        out
+    }
+
+    /// [`Zone::name`], appended to `out`.
+    pub fn push_name(&self, out: &mut String) {
         match self {
-            Zone::Named(tz) => tz.name().to_owned(),
-            Zone::Offset(off) => off.to_string(),
+            Zone::Named(tz) => out.push_str(tz.name()),
+            Zone::Offset(off) => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "{off}");
+            }
         }
     }
 

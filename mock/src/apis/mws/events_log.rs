@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, FixedOffset, Timelike};
 use serde_json::Value;
 
 use super::config::ControlEscapes;
-use super::dates::{parse_mws_date, Zone};
+use super::dates::{parse_mws_date, push_digits, Zone};
 use super::rules::{EventsLogRule, LogEntry};
 
 /// Lines kept in memory for the control plane; older ones are only in the file.
@@ -234,11 +234,6 @@ fn write_timestamp(
     local: &DateTime<FixedOffset>,
     out: &mut String,
 ) -> bool {
-    fn digits(out: &mut String, n: u32, width: u32) {
-        for place in (0..width).rev() {
-            out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
-        }
-    }
     for item in items {
         match item {
             Item::Literal(text) | Item::Space(text) => out.push_str(text),
@@ -253,11 +248,11 @@ fn write_timestamp(
                     Numeric::Second => (local.second(), 2),
                     _ => return false,
                 };
-                digits(out, n, width);
+                push_digits(out, n, width);
             }
             Item::Fixed(Fixed::Nanosecond3) => {
                 out.push('.');
-                digits(out, local.nanosecond() % 1_000_000_000 / 1_000_000, 3);
+                push_digits(out, local.nanosecond() % 1_000_000_000 / 1_000_000, 3);
             }
             Item::Fixed(Fixed::TimezoneOffsetColon) => {
                 let offset = local.offset().local_minus_utc();
@@ -266,9 +261,9 @@ fn write_timestamp(
                 }
                 out.push(if offset < 0 { '-' } else { '+' });
                 let minutes = offset.unsigned_abs() / 60;
-                digits(out, minutes / 60, 2);
+                push_digits(out, minutes / 60, 2);
                 out.push(':');
-                digits(out, minutes % 60, 2);
+                push_digits(out, minutes % 60, 2);
             }
             _ => return false,
         }
