@@ -54,6 +54,19 @@ impl BodyLimit {
 /// Where a request goes: the API, the base path it came in under, and the rest of the path.
 type ApiRoute<'a, 'p> = (&'a Arc<dyn Api>, &'p str, &'p str);
 
+/// Where a path goes, decided once ([`Mock::routing`]) and carried by the transport from the
+/// body limit to the answer, so a request is routed once. Holds no borrow: the API's index
+/// and the length of the base path the path came in under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routing(Target);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Admin,
+    Api { index: usize, base_len: usize },
+    Nowhere,
+}
+
 /// Where a request goes, decided once per request.
 enum Destination<'a, 'p> {
     /// The `/__admin` control plane.
@@ -173,13 +186,33 @@ impl Mock {
     /// path, and `unclaimed` (e.g. [`UNCLAIMED_BODY_LIMIT`]) anywhere else. Transports read no
     /// further.
     pub fn body_limit_for(&self, path: &str, unclaimed: usize) -> BodyLimit {
-        if self.config.admin && (path == "/__admin" || path.starts_with("/__admin/")) {
-            return BodyLimit::Admin(ADMIN_BODY_LIMIT);
+        self.body_limit_of(self.routing(path), unclaimed)
+    }
+
+    /// [`Mock::body_limit_for`] of a path already routed.
+    pub fn body_limit_of(&self, routing: Routing, unclaimed: usize) -> BodyLimit {
+        match routing.0 {
+            Target::Admin => BodyLimit::Admin(ADMIN_BODY_LIMIT),
+            Target::Api { index, .. } => BodyLimit::Api(self.apis[index].body_limit()),
+            Target::Nowhere => BodyLimit::Unclaimed(unclaimed),
         }
-        match self.route(path) {
-            Some((api, _, _)) => BodyLimit::Api(api.body_limit()),
-            None => BodyLimit::Unclaimed(unclaimed),
-        }
+    }
+
+    /// Where a request to `path` goes, as [`Mock::handle`] routes it; for
+    /// [`Mock::body_limit_of`] and [`Mock::handle_routed_unless_heavy`].
+    pub fn routing(&self, path: &str) -> Routing {
+        Routing(match self.destination(path) {
+            Destination::Admin => Target::Admin,
+            Destination::Api((api, base, _)) => Target::Api {
+                index: self
+                    .apis
+                    .iter()
+                    .position(|a| Arc::ptr_eq(a, api))
+                    .unwrap_or_default(),
+                base_len: base.len(),
+            },
+            Destination::Nowhere => Target::Nowhere,
+        })
     }
 
     /// Forget stored data and faults (the clock is left as it is), and give the memory that
@@ -203,14 +236,41 @@ impl Mock {
     /// [`Mock::handle`], unless the request is heavy ([`Mock::is_heavy`]): then it is handed
     /// back for a blocking thread to `handle`. The request is routed once on the light path.
     pub fn handle_unless_heavy(&self, req: Request) -> Result<Response, Box<Request>> {
+        let routing = self.routing(req.uri().path());
+        self.handle_routed_unless_heavy(req, routing)
+    }
+
+    /// [`Mock::handle_unless_heavy`] of a request whose path [`Mock::routing`] has routed.
+    /// A routing that does not fit the path (another request's) is routed again.
+    pub fn handle_routed_unless_heavy(
+        &self,
+        req: Request,
+        routing: Routing,
+    ) -> Result<Response, Box<Request>> {
         {
-            let destination = self.destination(req.uri().path());
+            let destination = self.destination_of(req.uri().path(), routing);
             if !self.heavy_at(&req, &destination) {
                 return Ok(self.guarded(&req, destination));
             }
         }
         // Boxed: the rare heavy case pays the allocation, not every answer's move.
         Err(Box::new(req))
+    }
+
+    /// The destination a routing names for `path`; routed again if it does not fit the path.
+    fn destination_of<'p>(&self, path: &'p str, routing: Routing) -> Destination<'_, 'p> {
+        match routing.0 {
+            Target::Admin if self.config.admin && is_admin_path(path) => Destination::Admin,
+            Target::Api { index, base_len }
+                if self.apis.get(index).is_some_and(|api| {
+                    path.is_char_boundary(base_len)
+                        && api.base_paths().iter().any(|b| b == &path[..base_len])
+                }) =>
+            {
+                Destination::Api((&self.apis[index], &path[..base_len], &path[base_len..]))
+            }
+            _ => self.destination(path),
+        }
     }
 
     /// May answering `req` take long? The control plane beyond its health check (a reset or
@@ -233,7 +293,7 @@ impl Mock {
 
     /// The control plane, the API that routing picks, or nowhere.
     fn destination<'p>(&self, path: &'p str) -> Destination<'_, 'p> {
-        if self.config.admin && (path == "/__admin" || path.starts_with("/__admin/")) {
+        if self.config.admin && is_admin_path(path) {
             return Destination::Admin;
         }
         match self.route(path) {
@@ -395,6 +455,10 @@ impl Controls for Mock {
     fn api_admin(&self, api: &str, req: &Request, path: &str) -> Option<Response> {
         self.api(api)?.admin(req, path, &self.ctx("", path))
     }
+}
+
+fn is_admin_path(path: &str) -> bool {
+    path == "/__admin" || path.starts_with("/__admin/")
 }
 
 /// Encode an API's reply: a value in the representation negotiated from the operation's media

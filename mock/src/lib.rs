@@ -7,7 +7,8 @@
 //! - [`spec`]: the contract, embedded from `specs/`, typed.
 //! - shared machinery: [`wire`] (request/reply types and HTTP helpers), [`codec`] (JSON and XML
 //!   representations), [`errors`] (vendor error bodies), [`store`], [`auth`], [`clock`],
-//!   [`ids`], [`mongo`] (MongoDB query semantics), [`compact`] (a compact stored JSON document).
+//!   [`ids`], [`mongo`] (MongoDB query semantics), [`compact`] (a compact stored JSON document),
+//!   [`timefmt`] (strftime formats compiled once).
 
 mod admin;
 pub mod api;
@@ -24,6 +25,7 @@ pub mod mongo;
 pub mod server;
 pub mod spec;
 pub mod store;
+pub mod timefmt;
 pub mod tls;
 pub mod wire;
 #[cfg(feature = "wiremock")]

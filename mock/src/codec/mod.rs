@@ -78,6 +78,17 @@ impl MediaType {
     }
 }
 
+/// The lower-cased `type/subtype` of a media type, without parameters; borrowed when it is
+/// already lower case (the specs' declared types are).
+fn essence(media_type: &str) -> std::borrow::Cow<'_, str> {
+    let essence = media_type.split(';').next().unwrap_or_default().trim();
+    if essence.bytes().any(|b| b.is_ascii_uppercase()) {
+        essence.to_ascii_lowercase().into()
+    } else {
+        essence.into()
+    }
+}
+
 /// Does the media range `pattern` (`*/*`, `type/*`, `type/*+suffix` or exact) cover `concrete`?
 pub fn covers(pattern: &str, concrete: &str) -> bool {
     let (Some((p_type, p_sub)), Some((c_type, c_sub))) =
@@ -91,7 +102,9 @@ pub fn covers(pattern: &str, concrete: &str) -> bool {
     match p_sub {
         "*" => true,
         _ => match p_sub.strip_prefix("*+") {
-            Some(suffix) => c_sub.ends_with(&format!("+{suffix}")),
+            Some(suffix) => c_sub
+                .strip_suffix(suffix)
+                .is_some_and(|rest| rest.ends_with('+')),
             None => p_sub == c_sub,
         },
     }
@@ -205,7 +218,7 @@ impl MediaTypes {
         ranges.sort_by(|a, b| b.quality().total_cmp(&a.quality()));
         for range in &ranges {
             for declared in &self.response {
-                if MediaType::parse(declared).is_some_and(|d| covers(&range.essence, &d.essence)) {
+                if covers(&range.essence, &essence(declared)) {
                     return Negotiated {
                         representation: of(declared),
                         media_type: declared.clone(),
@@ -306,6 +319,10 @@ mod tests {
         ));
         assert!(!covers("text/*", "application/json"));
         assert!(!covers("application/json", "application/xml"));
+        // The suffix is a whole `+suffix`, not the end of the subtype's text.
+        assert!(!covers("application/*+xml", "application/xml"));
+        assert!(!covers("application/*+xml", "application/vnd.examplexml"));
+        assert!(covers("application/*+xml", "application/+xml"));
     }
 
     #[test]

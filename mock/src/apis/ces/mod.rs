@@ -599,24 +599,28 @@ impl CesApi {
         64 + r.prefix.len() + r.timestamp_digits.max(20) + r.random_length + project.len()
     }
 
-    /// The dedup fields' values (dotted paths into the item; `project_id` from the path).
+    /// The dedup fields' values (dotted paths into the item; `project_id` from the path), as
+    /// the JSON text of an array with every number in its canonical form ([`Canonical`]).
+    /// Written straight from the item: nothing is cloned.
     fn dedup_key(&self, item: &Value, project: &str) -> String {
-        let values: Vec<Value> = self
-            .dedup
-            .fields
-            .iter()
-            .map(|field| {
+        use serde::ser::SerializeSeq as _;
+        let mut out = Vec::with_capacity(128);
+        let mut writer = serde_json::Serializer::new(&mut out);
+        let written = (|| {
+            let mut seq = serde::Serializer::serialize_seq(&mut writer, None)?;
+            for field in &self.dedup.fields {
                 if field == &self.project.param {
-                    return Value::String(project.to_owned());
+                    seq.serialize_element(project)?;
+                    continue;
                 }
-                field
-                    .split('.')
-                    .try_fold(item, |v, part| v.get(part))
-                    .map(by_value)
-                    .unwrap_or(Value::Null)
-            })
-            .collect();
-        Value::Array(values).to_string()
+                let value = field.split('.').try_fold(item, |v, part| v.get(part));
+                seq.serialize_element(&value.map(Canonical))?;
+            }
+            seq.end()
+        })();
+        debug_assert!(written.is_ok(), "a Value always serialises");
+        // serde_json writes valid UTF-8.
+        String::from_utf8(out).unwrap_or_default()
     }
 
     fn new_event_id(&self, now_ms: i64, ctx: &Ctx<'_>) -> String {
@@ -759,31 +763,46 @@ impl CesApi {
     }
 }
 
-/// `value` with every number in one canonical form, so keys compare numbers by value: a number
-/// with an integral value within 64 bits is written as an integer (`1800000000000.0` and `-0.0`
-/// key like `1800000000000` and `0`). Nesting is bounded by the body's parse depth.
-fn by_value(value: &Value) -> Value {
-    match value {
-        Value::Number(n) if n.is_f64() => {
-            let x = n.as_f64().unwrap_or(f64::NAN);
-            // 2^63 and 2^64: integral values below them convert to i64 / u64 without loss.
-            const I64_END: f64 = 9_223_372_036_854_775_808.0;
-            const U64_END: f64 = 18_446_744_073_709_551_616.0;
-            if x.fract() != 0.0 {
-                value.clone()
-            } else if (-I64_END..I64_END).contains(&x) {
-                Value::from(x as i64)
-            } else if (0.0..U64_END).contains(&x) {
-                Value::from(x as u64)
-            } else {
-                value.clone()
+/// A value written with every number in one canonical form, so keys compare numbers by value:
+/// a number with an integral value within 64 bits is written as an integer (`1800000000000.0`
+/// and `-0.0` key like `1800000000000` and `0`). Nesting is bounded by the body's parse depth.
+struct Canonical<'a>(&'a Value);
+
+impl serde::Serialize for Canonical<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        match self.0 {
+            Value::Number(n) if n.is_f64() => {
+                let x = n.as_f64().unwrap_or(f64::NAN);
+                // 2^63 and 2^64: integral values below them convert to i64 / u64 without loss.
+                const I64_END: f64 = 9_223_372_036_854_775_808.0;
+                const U64_END: f64 = 18_446_744_073_709_551_616.0;
+                if x.fract() != 0.0 {
+                    n.serialize(serializer)
+                } else if (-I64_END..I64_END).contains(&x) {
+                    serializer.serialize_i64(x as i64)
+                } else if (0.0..U64_END).contains(&x) {
+                    serializer.serialize_u64(x as u64)
+                } else {
+                    n.serialize(serializer)
+                }
             }
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Canonical(item))?;
+                }
+                seq.end()
+            }
+            Value::Object(members) => {
+                let mut map = serializer.serialize_map(Some(members.len()))?;
+                for (key, value) in members {
+                    map.serialize_entry(key, &Canonical(value))?;
+                }
+                map.end()
+            }
+            other => other.serialize(serializer),
         }
-        Value::Array(items) => Value::Array(items.iter().map(by_value).collect()),
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), by_value(v))).collect())
-        }
-        other => other.clone(),
     }
 }
 

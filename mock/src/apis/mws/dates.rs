@@ -4,6 +4,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 
+use crate::timefmt::push_digits;
+
 /// Length of the `yyyy-MM-dd HH:mm:ss` part.
 const LOCAL_LEN: usize = 19;
 
@@ -85,14 +87,6 @@ pub fn write_mws_date(at: DateTime<Utc>, zone: &Zone, out: &mut String) {
         let _ = write!(out, "{} ", local.format("%Y-%m-%d %H:%M:%S"));
     }
     zone.push_name(out);
-}
-
-/// `n` as exactly `width` decimal digits, zero-padded (the caller keeps `n` below
-/// `10^width`): the fixed-width fields of MWS dates and events.log timestamps.
-pub fn push_digits(out: &mut String, n: u32, width: u32) {
-    for place in (0..width).rev() {
-        out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
-    }
 }
 
 /// A zone: an IANA/Joda id (`UTC`, `America/Denver`) or a fixed offset (`-06:00`).

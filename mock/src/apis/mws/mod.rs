@@ -673,15 +673,18 @@ impl MwsApi {
     /// in the schema's order), dates in the storage zone, and the storage artefacts (version,
     /// associated objects' _id/version); the id is added when it is stored.
     fn to_stored(&self, plan: &CreatePlan, body: Value) -> Map<String, Value> {
-        let mut body = match body {
-            Value::Object(map) => map,
-            _ => Map::new(),
+        // The body's members as a list: a posted event has a dozen, found by a short scan
+        // instead of a hashed removal per planned field; their keys move into the stored map.
+        let mut given: Vec<(String, Value)> = match body {
+            Value::Object(map) => map.into_iter().collect(),
+            _ => Vec::new(),
         };
         let mut stored = Map::with_capacity(plan.fields.len() + plan.event_artefacts.len() + 1);
         for field in &plan.fields {
-            let Some(value) = body.remove(field.name.as_str()) else {
+            let Some(at) = given.iter().position(|(name, _)| *name == field.name) else {
                 continue;
             };
+            let (name, value) = given.swap_remove(at);
             let value = match value {
                 Value::String(text) if field.date => match parse_mws_date(&text) {
                     Some(at) => Value::String(format_mws_date(at, &self.storage_zone)),
@@ -698,7 +701,7 @@ impl MwsApi {
                 },
                 other => other,
             };
-            stored.insert(field.name.clone(), value);
+            stored.insert(name, value);
         }
         for (key, value) in &plan.event_artefacts {
             stored.insert(key.clone(), value.clone());

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::fiql::Filter;
 use super::{essence, Call, Outcome, StoredEvent, VcloudApi};
 use crate::mongo::DocView;
+use crate::timefmt::TimeFormat;
 use crate::wire::{query_pairs, Reply, Request};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -52,7 +53,7 @@ pub struct AuditTrailRule {
     pub default_sort_desc: String,
     pub filter_fields: Vec<String>,
     pub event_status: Status<String>,
-    pub time_format: String,
+    pub time_format: TimeFormat,
 }
 
 /// Paging, sorting and filtering parameters, read and checked.
@@ -367,7 +368,7 @@ impl VcloudApi {
         let org = self.org_of(event);
         let success = event.success();
         let time = super::fiql::parse_time(event.str("time"))
-            .map(|t| t.format(&rule.time_format).to_string())
+            .map(|t| rule.time_format.format(&t))
             .unwrap_or_default();
         let properties = match event.value("properties") {
             Value::Array(ps) => super::properties_object(&ps),

@@ -33,6 +33,7 @@ use crate::ids::IdGenerator;
 use crate::mongo::DocView;
 use crate::spec::{BodyError, LoadedSpec, Operation, Routed, SpecError};
 use crate::store::{Budget, Store};
+use crate::timefmt::TimeFormat;
 use crate::wire::{exceeds_body_limit, json_response, path_param, Reply, Request, Response};
 
 use config::{is_uuid, Org, User, VcloudConfig, VcloudFlags};
@@ -110,7 +111,7 @@ struct EventRule {
     user_urn_prefix: String,
     org_media_type: String,
     user_media_type: String,
-    time_format: String,
+    time_format: TimeFormat,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -210,14 +211,18 @@ type Outcome = Result<Reply, Refusal>;
 fn uuid(ids: &IdGenerator) -> String {
     // One draw of 30 hex digits, cut into the version-4 layout.
     let hex = ids.random_hex(30);
-    format!(
-        "{}-{}-4{}-8{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..15],
-        &hex[15..18],
-        &hex[18..30]
-    )
+    let mut out = String::with_capacity(36);
+    for (part, lead) in [
+        (&hex[..8], ""),
+        (&hex[8..12], "-"),
+        (&hex[12..15], "-4"),
+        (&hex[15..18], "-8"),
+        (&hex[18..30], "-"),
+    ] {
+        out.push_str(lead);
+        out.push_str(part);
+    }
+    out
 }
 
 /// The media type without its parameters.
@@ -403,7 +408,7 @@ impl VcloudApi {
     }
 
     fn timestamp(&self, at: DateTime<Utc>) -> String {
-        at.format(&self.rules.event.time_format).to_string()
+        self.rules.event.time_format.utc(at)
     }
 }
 

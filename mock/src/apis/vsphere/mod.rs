@@ -459,6 +459,8 @@ struct Call<'a> {
     target: Target<'a>,
     /// The session's token, when the call has a live session.
     token: Option<String>,
+    /// PostEvent's event, typed and checked against the inventory before the state lock.
+    event: Option<Result<Map<String, Value>, Refusal>>,
 }
 
 impl VsphereApi {
@@ -505,6 +507,14 @@ impl VsphereApi {
             .get(self.rules.session.header.as_str())
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        // What needs no session state (the body's decoding and schema check, PostEvent's typed
+        // walk) is done before the state lock, so concurrent calls do not queue behind it. Its
+        // refusals are still answered where the checks below put them.
+        let body = self.body(op, req);
+        let event = match (&body, op.id.as_str()) {
+            (Ok(body), "postEvent") => Some(self.prepare_event(body)),
+            _ => None,
+        };
         let mut state = self.state();
         let now = ctx.clock.now();
         let live = token
@@ -545,17 +555,18 @@ impl VsphereApi {
                 );
             }
         }
-        let body = match self.body(op, req) {
+        let body = match body {
             Ok(body) => body,
             Err(reply) => return *reply,
         };
-        let call = Call {
+        let mut call = Call {
             op,
             release,
             target,
             token: live,
+            event,
         };
-        self.run(&mut state, &call, &body, req, (ctx.ids, now))
+        self.run(&mut state, &mut call, &body, req, (ctx.ids, now))
     }
 
     /// Is the call's managed object one this server has, and (for the catch-all routes) the
@@ -671,7 +682,7 @@ impl VsphereApi {
     fn run(
         &self,
         state: &mut State,
-        call: &Call<'_>,
+        call: &mut Call<'_>,
         body: &Value,
         req: &Request,
         (ids, now): (&IdGenerator, DateTime<Utc>),
@@ -843,69 +854,78 @@ impl VsphereApi {
         Ok(key)
     }
 
-    fn post_event(
-        &self,
-        state: &mut State,
-        call: &Call<'_>,
-        body: &Value,
-        now: DateTime<Utc>,
-    ) -> Reply {
+    /// PostEvent's `eventToPost`, typed (the typed walk) and its references checked against
+    /// the inventory; needs no session state.
+    fn prepare_event(&self, body: &Value) -> Result<Map<String, Value>, Refusal> {
         let types = &self.rules.data_types;
         let unknown = self.policies.unknown_members;
         let event = match types.normalise(&body["eventToPost"], "Event", unknown, "eventToPost") {
             Ok(Value::Object(event)) => event,
-            Ok(_) => return self.invalid_request("eventToPost must be an object"),
-            Err(e) => return self.invalid_request(e.message),
+            Ok(_) => return refuse(self.invalid_request("eventToPost must be an object")),
+            Err(e) => return refuse(self.invalid_request(e.message)),
         };
-        let type_name = event["_typeName"].as_str().unwrap_or("Event").to_owned();
-        {
-            let inventory = self.inventory();
-            for (slot, rule) in &self.rules.slots {
-                let Some(argument) = event.get(slot) else {
-                    continue;
-                };
-                let reference = &argument[rule.member.as_str()];
-                let resolved = inventory.resolve(reference);
-                if !resolved.is_some_and(|o| rule.types.contains(&o.mo_type)) {
-                    return self.invalid_argument(slot);
-                }
+        let type_name = event["_typeName"].as_str().unwrap_or("Event");
+        let inventory = self.inventory();
+        for (slot, rule) in &self.rules.slots {
+            let Some(argument) = event.get(slot) else {
+                continue;
+            };
+            let reference = &argument[rule.member.as_str()];
+            let resolved = inventory.resolve(reference);
+            if !resolved.is_some_and(|o| rule.types.contains(&o.mo_type)) {
+                return refuse(self.invalid_argument(slot));
             }
-            for (member, pointer) in [
-                ("entity", "/entity/entity"),
-                ("managedObject", "/managedObject"),
-            ] {
-                let value = Value::Object(event.clone());
-                if let Some(reference) = value.pointer(pointer) {
-                    if inventory.resolve(reference).is_none() {
-                        return self.invalid_argument(member);
-                    }
-                }
+        }
+        let entity = event.get("entity").and_then(|e| e.get("entity"));
+        let managed_object = event.get("managedObject");
+        for (member, reference) in [("entity", entity), ("managedObject", managed_object)] {
+            if reference.is_some_and(|r| inventory.resolve(r).is_none()) {
+                return refuse(self.invalid_argument(member));
             }
-            if types.is_a(&type_name, "EventEx") {
-                if event
-                    .get("eventTypeId")
+        }
+        if types.is_a(type_name, "EventEx") {
+            if event
+                .get("eventTypeId")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                return refuse(self.invalid_argument("eventTypeId"));
+            }
+            if let Some(object_type) = event.get("objectType").and_then(Value::as_str) {
+                let entity_type = self
+                    .rules
+                    .object_type
+                    .entity_types
+                    .iter()
+                    .any(|t| t == object_type);
+                let present = event
+                    .get("objectId")
                     .and_then(Value::as_str)
-                    .is_none_or(str::is_empty)
-                {
-                    return self.invalid_argument("eventTypeId");
-                }
-                if let Some(object_type) = event.get("objectType").and_then(Value::as_str) {
-                    let entity_type = self
-                        .rules
-                        .object_type
-                        .entity_types
-                        .iter()
-                        .any(|t| t == object_type);
-                    let present = event
-                        .get("objectId")
-                        .and_then(Value::as_str)
-                        .is_none_or(|id| inventory.find(object_type, id).is_some());
-                    if !entity_type || (self.policies.object_type_check && !present) {
-                        return self.invalid_argument("objectType");
-                    }
+                    .is_none_or(|id| inventory.find(object_type, id).is_some());
+                if !entity_type || (self.policies.object_type_check && !present) {
+                    return refuse(self.invalid_argument("objectType"));
                 }
             }
         }
+        drop(inventory);
+        Ok(event)
+    }
+
+    fn post_event(
+        &self,
+        state: &mut State,
+        call: &mut Call<'_>,
+        body: &Value,
+        now: DateTime<Utc>,
+    ) -> Reply {
+        let event = match call.event.take() {
+            Some(Ok(event)) => event,
+            Some(Err(reply)) => return *reply,
+            None => match self.prepare_event(body) {
+                Ok(event) => event,
+                Err(reply) => return *reply,
+            },
+        };
         let mut chain = None;
         if self.policies.task_info == TaskInfoPolicy::Chain && body.get("taskInfo").is_some() {
             let task = body.pointer("/taskInfo/task/value").and_then(Value::as_str);
