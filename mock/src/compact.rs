@@ -52,8 +52,11 @@ impl CompactDoc {
     /// # Panics
     /// When one array or object needs more than 4 GiB, which no request body limit allows.
     pub fn encode(value: &Value) -> CompactDoc {
-        let mut out = Vec::with_capacity(256);
+        // Sized exactly first: growing the buffer step by step cost more than the walk.
+        let size = encoded_size(value);
+        let mut out = Vec::with_capacity(size);
         write_value(value, &mut out);
+        debug_assert_eq!(out.len(), size, "encoded_size agrees with write_value");
         CompactDoc {
             bytes: Arc::from(out),
         }

@@ -42,17 +42,19 @@ impl IdGenerator {
         let mut s = self.lock();
         s.counter = (s.counter + 1) & 0x00ff_ffff;
         let secs = now.timestamp().clamp(0, u32::MAX as i64) as u32;
-        let [p0, p1, p2, p3, p4] = s.process_unique;
-        format!(
-            "{secs:08x}{p0:02x}{p1:02x}{p2:02x}{p3:02x}{p4:02x}{:06x}",
-            s.counter
-        )
+        // 4 bytes of seconds, 5 of process, 3 of counter: 24 hex digits, written directly.
+        let mut out = String::with_capacity(24);
+        push_hex(&mut out, u64::from(secs), 8);
+        for byte in s.process_unique {
+            push_hex(&mut out, u64::from(byte), 2);
+        }
+        push_hex(&mut out, u64::from(s.counter), 6);
+        out
     }
 
     /// `len` lower-case hex digits, sixteen from each random draw (ids made of hex, such as
     /// UUIDs, are drawn on every write).
     pub fn random_hex(&self, len: usize) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut s = self.lock();
         let mut out = String::with_capacity(len);
         let mut bits = 0u64;
@@ -60,7 +62,7 @@ impl IdGenerator {
             if i % 16 == 0 {
                 bits = s.rng.gen();
             }
-            out.push(HEX[(bits & 0xf) as usize] as char);
+            out.push(char::from(HEX[(bits & 0xf) as usize]));
             bits >>= 4;
         }
         out
@@ -76,6 +78,15 @@ impl IdGenerator {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The low `digits` hex digits of `n`, most significant first, zero-padded.
+fn push_hex(out: &mut String, n: u64, digits: u32) {
+    for place in (0..digits).rev() {
+        out.push(char::from(HEX[((n >> (4 * place)) & 0xf) as usize]));
     }
 }
 
@@ -113,6 +124,13 @@ mod tests {
         assert_eq!(a.len(), 24);
         assert!(a.starts_with("60000000"));
         assert_eq!(a[..18], b[..18]);
+        let process: String = ids
+            .lock()
+            .process_unique
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(a[8..18], process);
         let counter = |id: &str| u32::from_str_radix(&id[18..], 16).unwrap();
         assert_eq!(counter(&b), (counter(&a) + 1) & 0x00ff_ffff);
     }

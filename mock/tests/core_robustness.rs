@@ -203,6 +203,15 @@ fn events_log_is_appended_to_the_configured_file() {
     let text = std::fs::read_to_string(&path).unwrap();
     let _ = std::fs::remove_file(&path);
     assert_eq!(text.lines().count(), 2);
+    // The file's lines are written as events are stored; the control plane's are rendered
+    // from the kept events when asked: the same text.
+    let recent = mock.handle(request(
+        "GET",
+        "/__admin/mws-events/events-log",
+        None,
+        Vec::new(),
+    ));
+    assert_eq!(std::str::from_utf8(recent.body()).unwrap(), text);
     assert!(
         text.lines().all(
             |l| l.starts_with("2024-06-10T17:13:31.000Z severity=\"INFO\" code=\"0x0dffffff\"")

@@ -97,6 +97,10 @@ pub struct LoadedSpec {
     files: SpecFiles,
     pub schemas: SchemaSet,
     base_paths: Vec<String>,
+    /// The distinct literal first segments of the operations' templates (`None` when one
+    /// starts with a parameter): routing asks every API sharing a base path to claim a path,
+    /// and most are ruled out by its first segment alone.
+    leading: OnceLock<Option<Vec<Box<str>>>>,
 }
 
 impl LoadedSpec {
@@ -252,6 +256,25 @@ impl LoadedSpec {
             count += 1;
         }
         let segments = &segments[..count];
+        let leading = self.leading.get_or_init(|| {
+            let mut firsts: Vec<Box<str>> = Vec::new();
+            for op in &self.spec.operations {
+                match op.segments().first() {
+                    Some(Segment::Literal(text)) => {
+                        if !firsts.iter().any(|f| f == text) {
+                            firsts.push(text.clone());
+                        }
+                    }
+                    _ => return None,
+                }
+            }
+            Some(firsts)
+        });
+        if let (Some(firsts), Some(first)) = (leading, segments.first()) {
+            if !firsts.iter().any(|f| **f == **first) {
+                return 0;
+            }
+        }
         self.spec
             .operations
             .iter()
@@ -434,6 +457,7 @@ pub fn load_from(
         files,
         schemas,
         base_paths,
+        leading: OnceLock::new(),
     };
     if on_disk {
         loaded.compile_all_schemas()?;

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::config::ControlEscapes;
 use super::dates::{parse_mws_date, Zone};
 use super::rules::{EventsLogRule, LogEntry};
+use crate::compact::CompactDoc;
 use crate::timefmt::TimeFormat;
 
 /// Lines kept in memory for the control plane; older ones are only in the file.
@@ -26,7 +27,9 @@ pub struct EventsLog {
     /// Code point ranges escaped as `\uXXXX` beyond the table (empty: written raw).
     unicode_ranges: Vec<(u32, u32)>,
     file: Option<Mutex<File>>,
-    recent: Mutex<VecDeque<String>>,
+    /// The most recent events, kept as stored (shared with the store, immutable) and written
+    /// as lines only when read: a create pays for a line only when a file is written.
+    recent: Mutex<VecDeque<CompactDoc>>,
 }
 
 impl EventsLog {
@@ -69,9 +72,11 @@ impl EventsLog {
         })
     }
 
-    pub fn append(&self, event: &Value) {
-        let line = self.line(event);
+    /// Log a stored event: `event` and `stored` are the same document, as a value and as kept
+    /// in the store.
+    pub fn append(&self, event: &Value, stored: &CompactDoc) {
         if let Some(file) = &self.file {
+            let line = self.line(event);
             let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
             // A full disk must not fail the API call; the in-memory copy still has the line.
             let _ = writeln!(file, "{line}");
@@ -80,13 +85,23 @@ impl EventsLog {
         if recent.len() == RECENT_LINES {
             recent.pop_front();
         }
-        recent.push_back(line);
+        recent.push_back(stored.clone());
     }
 
-    /// The most recent lines, oldest first, each ending in a newline.
+    /// The most recent lines, oldest first, each ending in a newline. A line depends only on
+    /// its event and the log's fixed rule, so writing it now gives what writing it at append
+    /// time gave.
     pub fn recent_text(&self) -> String {
-        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        recent.iter().map(|l| format!("{l}\n")).collect()
+        let recent: Vec<CompactDoc> = {
+            let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            recent.iter().cloned().collect()
+        };
+        let mut text = String::new();
+        for doc in recent {
+            text.push_str(&self.line(&doc.to_value()));
+            text.push('\n');
+        }
+        text
     }
 
     pub fn clear(&self) {

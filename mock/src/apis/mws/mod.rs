@@ -645,14 +645,14 @@ impl MwsApi {
             })?;
             stored.insert("id".into(), Value::String(id.clone()));
             let stored = Value::Object(stored);
-            store
-                .insert(id.clone(), CompactDoc::encode(&stored))
-                .map_err(|refused| {
-                    MwsError::new("internal").with("detail", format!("the mock refused: {refused}"))
-                })?;
-            (id, stored)
+            let doc = CompactDoc::encode(&stored);
+            store.insert(id.clone(), doc.clone()).map_err(|refused| {
+                MwsError::new("internal").with("detail", format!("the mock refused: {refused}"))
+            })?;
+            (id, (stored, doc))
         };
-        self.log.append(&stored);
+        let (stored, doc) = stored;
+        self.log.append(&stored, &doc);
         let mut location = String::with_capacity(128);
         location.push_str(ctx.public_origin());
         location.push_str(ctx.base_path);

@@ -377,14 +377,22 @@ impl VcloudApi {
         id: &str,
         name: &str,
     ) -> Value {
-        json!({
-            "otherAttributes": {},
-            "href": href,
-            "id": format!("{prefix}{id}"),
-            "type": media_type,
-            "name": name,
-            "vCloudExtension": [],
-        })
+        let mut urn = String::with_capacity(prefix.len() + id.len());
+        urn.push_str(prefix);
+        urn.push_str(id);
+        let members = [
+            ("otherAttributes", Value::Object(Map::new())),
+            ("href", Value::String(href)),
+            ("id", Value::String(urn)),
+            ("type", Value::String(media_type.to_owned())),
+            ("name", Value::String(name.to_owned())),
+            ("vCloudExtension", Value::Array(Vec::new())),
+        ];
+        let mut reference = Map::with_capacity(members.len());
+        for (key, value) in members {
+            reference.insert(key.to_owned(), value);
+        }
+        Value::Object(reference)
     }
 
     fn org_reference(&self, origin: &str, org: &Org) -> Value {
@@ -904,24 +912,54 @@ impl VcloudApi {
                 .map(|a| self.user_reference(origin, a))
                 .unwrap_or(Value::Null),
         };
-        json!({
-            "uuid": uuid(ids),
-            "audit_uuid": uuid(ids),
-            "org_id": org.id,
-            "event_type": event["type"],
-            "service_namespace": event["serviceNamespace"],
-            "success": event.get("success").and_then(Value::as_bool).unwrap_or(true),
-            "description": event.get("typeFull").cloned().unwrap_or(Value::Null),
-            "details": details,
-            "properties": properties,
-            "owner": event.get("owner").filter(|o| o.is_object()).map(plain_reference),
-            "user": user,
-            "actor": actor.map(|a| json!({
-                "name": a.name,
-                "id": format!("{}{}", self.rules.event.user_urn_prefix, a.id),
-            })),
-            "time": self.timestamp(now),
-        })
+        // Built member by member: `json!` would serialise each interpolated `Value` into a new
+        // one, slower than the clone it amounts to.
+        let actor = actor.map_or(Value::Null, |a| {
+            let mut id = String::with_capacity(self.rules.event.user_urn_prefix.len() + a.id.len());
+            id.push_str(&self.rules.event.user_urn_prefix);
+            id.push_str(&a.id);
+            let mut out = Map::with_capacity(2);
+            out.insert("name".into(), Value::String(a.name.clone()));
+            out.insert("id".into(), Value::String(id));
+            Value::Object(out)
+        });
+        let members: [(&str, Value); 13] = [
+            ("uuid", Value::String(uuid(ids))),
+            ("audit_uuid", Value::String(uuid(ids))),
+            ("org_id", Value::String(org.id.clone())),
+            ("event_type", event["type"].clone()),
+            ("service_namespace", event["serviceNamespace"].clone()),
+            (
+                "success",
+                Value::Bool(
+                    event
+                        .get("success")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(true),
+                ),
+            ),
+            (
+                "description",
+                event.get("typeFull").cloned().unwrap_or(Value::Null),
+            ),
+            ("details", details.map_or(Value::Null, Value::String)),
+            ("properties", Value::Array(properties)),
+            (
+                "owner",
+                event
+                    .get("owner")
+                    .filter(|o| o.is_object())
+                    .map_or(Value::Null, plain_reference),
+            ),
+            ("user", user),
+            ("actor", actor),
+            ("time", Value::String(self.timestamp(now))),
+        ];
+        let mut record = Map::with_capacity(members.len());
+        for (name, value) in members {
+            record.insert(name.to_owned(), value);
+        }
+        Value::Object(record)
     }
 
     fn store(&self, record: Value, envelope: Option<&str>) -> Result<(), Refusal> {
