@@ -204,11 +204,20 @@ impl LoadedSpec {
         // The most specific template wins (fewest parameters; the first declared on a tie), so
         // a catch-all such as `/{type}/{id}/{method}` answers only what no named operation covers.
         let mut best: Option<(&Operation, usize)> = None;
+        // The path's segments once, on the stack, for every template (a path too deep for the
+        // buffer is matched from its text).
+        let mut buffer = [""; MAX_SEGMENTS];
+        let (segments, whole) = split_segments(path, &mut buffer);
         for op in &self.spec.operations {
             if op.method != method {
                 continue;
             }
-            if let Some(count) = op.match_params(path) {
+            let matched = if whole {
+                op.match_segments(segments)
+            } else {
+                op.match_params(path)
+            };
+            if let Some(count) = matched {
                 if best.is_none_or(|(_, b)| count < b) {
                     best = Some((op, count));
                 }
@@ -244,18 +253,10 @@ impl LoadedSpec {
     /// the deeper claim answers (`/api/admin/...` goes to the API with `/api/admin/...`
     /// operations, not to one that only has `/api/other`).
     pub fn claim_depth(&self, path: &str) -> usize {
-        // The request's segments once, on the stack, for every template; a claim deeper than
-        // the buffer is counted as its size (no two APIs tell themselves apart that deep).
-        let mut segments = [""; 32];
-        let mut count = 0;
-        for (slot, segment) in segments
-            .iter_mut()
-            .zip(path.split('/').filter(|s| !s.is_empty()))
-        {
-            *slot = segment;
-            count += 1;
-        }
-        let segments = &segments[..count];
+        // A claim deeper than the buffer is counted as its size (no two APIs tell themselves
+        // apart that deep).
+        let mut buffer = [""; MAX_SEGMENTS];
+        let (segments, _) = split_segments(path, &mut buffer);
         let leading = self.leading.get_or_init(|| {
             let mut firsts: Vec<Box<str>> = Vec::new();
             for op in &self.spec.operations {
@@ -275,12 +276,18 @@ impl LoadedSpec {
                 return 0;
             }
         }
-        self.spec
-            .operations
-            .iter()
-            .map(|op| op.leading_match(segments))
-            .max()
-            .unwrap_or(0)
+        let mut deepest = 0;
+        for op in &self.spec.operations {
+            let depth = op.leading_match(segments);
+            if depth > deepest {
+                deepest = depth;
+                // No template matches more segments than the path has.
+                if deepest == segments.len() {
+                    break;
+                }
+            }
+        }
+        deepest
     }
 
     pub fn operation(&self, id: &str) -> Option<&Operation> {
@@ -465,6 +472,25 @@ pub fn load_from(
     Ok(loaded)
 }
 
+/// How many segments of a request path routing splits on the stack.
+const MAX_SEGMENTS: usize = 32;
+
+/// The non-empty segments of `path` in `buffer`, and whether they are all of them (`false`:
+/// the path has more than the buffer holds, and the first ones are given).
+fn split_segments<'p, 'b>(
+    path: &'p str,
+    buffer: &'b mut [&'p str; MAX_SEGMENTS],
+) -> (&'b [&'p str], bool) {
+    let mut parts = path.split('/').filter(|s| !s.is_empty());
+    let mut count = 0;
+    for (slot, segment) in buffer.iter_mut().zip(&mut parts) {
+        *slot = segment;
+        count += 1;
+    }
+    let whole = count < MAX_SEGMENTS || parts.next().is_none();
+    (&buffer[..count], whole)
+}
+
 /// Every declared media type is JSON or XML; XML needs the spec's mapping, and every XML root
 /// element the operations and errors name must be one of the mapping's roots.
 fn check_representations(file: &str, spec: &ApiSpec) -> Result<(), SpecError> {
@@ -541,5 +567,76 @@ pub fn check_against_meta_schema(file: &str, raw: &Value) -> Result<(), SpecErro
         Ok(())
     } else {
         Err(invalid(file, problems.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Matching a path split once on the stack agrees with matching its text, for every
+    /// operation of every embedded spec, on paths made from the templates and on near misses;
+    /// a path deeper than the buffer is routed from its text.
+    #[test]
+    fn split_paths_route_as_their_text_does() {
+        for api in api_ids() {
+            let spec = load(&api, &[]).unwrap();
+            let templates: Vec<String> = spec
+                .spec
+                .operations
+                .iter()
+                .map(|o| o.path.clone())
+                .collect();
+            let mut paths: Vec<String> = Vec::new();
+            for template in &templates {
+                let filled = template.replace('{', "x").replace('}', "");
+                paths.push(filled.clone());
+                paths.push(format!("{filled}/extra"));
+                paths.push(format!("//{}", filled.trim_start_matches('/')));
+                paths.push(
+                    filled
+                        .rsplit_once('/')
+                        .map_or(String::new(), |(head, _)| head.to_owned()),
+                );
+            }
+            paths.push("/a".repeat(MAX_SEGMENTS + 3));
+            for path in &paths {
+                let mut buffer = [""; MAX_SEGMENTS];
+                let (segments, whole) = split_segments(path, &mut buffer);
+                for op in &spec.spec.operations {
+                    if whole {
+                        assert_eq!(
+                            op.match_segments(segments),
+                            op.match_params(path),
+                            "{api} {} {path}",
+                            op.path
+                        );
+                    }
+                }
+                for method in ["GET", "POST"] {
+                    let by_route = match spec.route(method, path) {
+                        Routed::Operation(op, params) => Some((op.id.clone(), params.len())),
+                        _ => None,
+                    };
+                    let by_text = spec
+                        .spec
+                        .operations
+                        .iter()
+                        .filter(|op| op.method == method)
+                        .filter_map(|op| op.match_params(path).map(|n| (op, n)))
+                        .fold(None::<(&Operation, usize)>, |best, (op, n)| match best {
+                            Some((_, b)) if b <= n => best,
+                            _ => Some((op, n)),
+                        })
+                        .map(|(op, n)| (op.id.clone(), n));
+                    assert_eq!(by_route, by_text, "{api} {method} {path}");
+                }
+            }
+            let mut buffer = [""; MAX_SEGMENTS];
+            let deep = "/a".repeat(MAX_SEGMENTS + 3);
+            assert!(!split_segments(&deep, &mut buffer).1);
+            let exact = "/a".repeat(MAX_SEGMENTS);
+            assert!(split_segments(&exact, &mut buffer).1);
+        }
     }
 }

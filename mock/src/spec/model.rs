@@ -330,6 +330,23 @@ impl Operation {
         }
     }
 
+    /// [`Operation::match_params`] of a path already split into its non-empty `segments`.
+    pub fn match_segments(&self, segments: &[&str]) -> Option<usize> {
+        let want = self.segments();
+        if want.len() != segments.len() {
+            return None;
+        }
+        let mut params = 0;
+        for (want, got) in want.iter().zip(segments) {
+            match want {
+                Segment::Param(_) => params += 1,
+                Segment::Literal(text) if **text == **got => {}
+                Segment::Literal(_) => return None,
+            }
+        }
+        Some(params)
+    }
+
     /// The `{name}` segments of the template, filled from `path`; `None` if it does not match.
     pub fn path_params<'p>(&self, path: &'p str) -> Option<Vec<(&str, &'p str)>> {
         // In lockstep, without collecting the request's side: this runs for every operation of

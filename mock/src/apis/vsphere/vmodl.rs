@@ -194,7 +194,7 @@ impl DataTypes {
                 return Err(fail(format!("{path}: {actual} has no member '{extra}'")));
             }
         }
-        let mut out = Map::new();
+        let mut out = Map::with_capacity(fields.len() + 1);
         out.insert("_typeName".into(), Value::String(actual.to_owned()));
         for (member, member_type) in members {
             match fields.get(&**member) {
@@ -202,7 +202,7 @@ impl DataTypes {
                 Some(v) => {
                     let child = Place::Member(path, member);
                     out.insert(
-                        member.to_string(),
+                        String::from(&**member),
                         self.walk(v, member_type, unknown, &child, depth + 1)?,
                     );
                 }
