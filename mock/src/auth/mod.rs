@@ -14,7 +14,7 @@ pub fn secrets_equal(presented: &str, stored: &str) -> bool {
     }
     // Every byte's difference folded into one, then an optimisation barrier on that one value:
     // the whole fold must run, with no early exit. (subtle's `ct_eq` puts a barrier on every
-    // byte, which cost 2% of a Cloud Director write checking a session token.)
+    // byte, which cost 2% of a write that checks a session token.)
     let difference = presented
         .iter()
         .zip(stored)
