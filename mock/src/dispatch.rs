@@ -201,17 +201,15 @@ impl Mock {
     /// Where a request to `path` goes, as [`Mock::handle`] routes it; for
     /// [`Mock::body_limit_of`] and [`Mock::handle_routed_unless_heavy`].
     pub fn routing(&self, path: &str) -> Routing {
-        Routing(match self.destination(path) {
-            Destination::Admin => Target::Admin,
-            Destination::Api((api, base, _)) => Target::Api {
-                index: self
-                    .apis
-                    .iter()
-                    .position(|a| Arc::ptr_eq(a, api))
-                    .unwrap_or_default(),
+        if self.config.admin && is_admin_path(path) {
+            return Routing(Target::Admin);
+        }
+        Routing(match self.route(path) {
+            Some((index, (_, base, _))) => Target::Api {
+                index,
                 base_len: base.len(),
             },
-            Destination::Nowhere => Target::Nowhere,
+            None => Target::Nowhere,
         })
     }
 
@@ -259,17 +257,34 @@ impl Mock {
 
     /// The destination a routing names for `path`; routed again if it does not fit the path.
     fn destination_of<'p>(&self, path: &'p str, routing: Routing) -> Destination<'_, 'p> {
-        match routing.0 {
-            Target::Admin if self.config.admin && is_admin_path(path) => Destination::Admin,
-            Target::Api { index, base_len }
-                if self.apis.get(index).is_some_and(|api| {
-                    path.is_char_boundary(base_len)
-                        && api.base_paths().iter().any(|b| b == &path[..base_len])
-                }) =>
-            {
+        if self.fits(path, routing.0) {
+            self.resolve(path, routing.0)
+        } else {
+            self.destination(path)
+        }
+    }
+
+    /// Could `target` be where `path` goes? (Nowhere is not checked: it is rare, and routed
+    /// again.)
+    fn fits(&self, path: &str, target: Target) -> bool {
+        match target {
+            Target::Admin => self.config.admin && is_admin_path(path),
+            Target::Api { index, base_len } => self.apis.get(index).is_some_and(|api| {
+                path.is_char_boundary(base_len)
+                    && api.base_paths().iter().any(|b| b == &path[..base_len])
+            }),
+            Target::Nowhere => false,
+        }
+    }
+
+    /// The destination `target` names for `path` (a target routed from this path).
+    fn resolve<'p>(&self, path: &'p str, target: Target) -> Destination<'_, 'p> {
+        match target {
+            Target::Admin => Destination::Admin,
+            Target::Api { index, base_len } => {
                 Destination::Api((&self.apis[index], &path[..base_len], &path[base_len..]))
             }
-            _ => self.destination(path),
+            Target::Nowhere => Destination::Nowhere,
         }
     }
 
@@ -293,13 +308,7 @@ impl Mock {
 
     /// The control plane, the API that routing picks, or nowhere.
     fn destination<'p>(&self, path: &'p str) -> Destination<'_, 'p> {
-        if self.config.admin && is_admin_path(path) {
-            return Destination::Admin;
-        }
-        match self.route(path) {
-            Some(route) => Destination::Api(route),
-            None => Destination::Nowhere,
-        }
+        self.resolve(path, self.routing(path).0)
     }
 
     /// Answer at `destination`, with the panic backstop.
@@ -327,7 +336,7 @@ impl Mock {
     fn backstop(&self, req: &Request) -> Response {
         let path = req.uri().path();
         let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let (api, _, rest) = self.route(path)?;
+            let (_, (api, _, rest)) = self.route(path)?;
             let reply = crate::errors::render(
                 api.spec(),
                 None,
@@ -387,11 +396,12 @@ impl Mock {
     }
 
     /// Find the API whose base path and resources cover `path`: the longest base path wins,
-    /// then the deepest claim (APIs sharing a base path), then the first registered.
-    fn route<'p>(&self, path: &'p str) -> Option<ApiRoute<'_, 'p>> {
+    /// then the deepest claim (APIs sharing a base path), then the first registered. With the
+    /// API's index in the registry order this mock serves.
+    fn route<'p>(&self, path: &'p str) -> Option<(usize, ApiRoute<'_, 'p>)> {
         // (base path length, claim depth) of the best so far, and its route.
-        let mut best: Option<((usize, usize), ApiRoute<'_, 'p>)> = None;
-        for api in &self.apis {
+        let mut best: Option<((usize, usize), (usize, ApiRoute<'_, 'p>))> = None;
+        for (index, api) in self.apis.iter().enumerate() {
             for base in api.base_paths() {
                 let Some(rest) = path.strip_prefix(base.as_str()) else {
                     continue;
@@ -405,7 +415,7 @@ impl Mock {
                 }
                 let score = (base.len(), depth);
                 if best.as_ref().is_none_or(|(b, _)| *b < score) {
-                    best = Some((score, (api, &path[..base.len()], rest)));
+                    best = Some((score, (index, (api, &path[..base.len()], rest))));
                 }
             }
         }

@@ -446,7 +446,8 @@ where
     // and waking this task on every request cost 2-4% of a request's CPU).
     // First look after the shorter of the two timeouts: a request served before then starts
     // the idle clock, which may end before the header timeout would.
-    let timer = tokio::time::sleep(limits.idle_timeout.min(limits.header_timeout));
+    let recheck = limits.idle_timeout.min(limits.header_timeout);
+    let timer = tokio::time::sleep(recheck);
     tokio::pin!(timer);
     loop {
         tokio::select! {
@@ -458,7 +459,7 @@ where
                     Some(deadline) => deadline,
                     // A request is in flight (bounded by the body timeout and the core): look
                     // again later.
-                    None => Instant::now() + limits.idle_timeout.min(limits.header_timeout),
+                    None => Instant::now() + recheck,
                 };
                 timer.as_mut().reset(next);
             }

@@ -78,10 +78,15 @@ impl MediaType {
     }
 }
 
+/// A media type's `type/subtype` as written, without parameters.
+pub fn without_parameters(media_type: &str) -> &str {
+    media_type.split(';').next().unwrap_or_default().trim()
+}
+
 /// The lower-cased `type/subtype` of a media type, without parameters; borrowed when it is
-/// already lower case (the specs' declared types are).
+/// already lower case.
 fn essence(media_type: &str) -> std::borrow::Cow<'_, str> {
-    let essence = media_type.split(';').next().unwrap_or_default().trim();
+    let essence = without_parameters(media_type);
     if essence.bytes().any(|b| b.is_ascii_uppercase()) {
         essence.to_ascii_lowercase().into()
     } else {
@@ -113,14 +118,7 @@ pub fn covers(pattern: &str, concrete: &str) -> bool {
 /// The lower-cased media type of `Content-Type`, without parameters; `None` if absent.
 pub fn content_type(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
-    Some(
-        value
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase(),
-    )
+    Some(essence(value).into_owned())
 }
 
 /// What an operation consumes and produces, as its spec declares.

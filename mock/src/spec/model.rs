@@ -317,8 +317,20 @@ impl Operation {
     /// How many `{name}` segments the template fills if `path` matches it; `None` if it does
     /// not. Allocates nothing: routing asks this of every operation.
     pub fn match_params(&self, path: &str) -> Option<usize> {
+        self.count_params(path.split('/').filter(|s| !s.is_empty()))
+    }
+
+    /// [`Operation::match_params`] of a path already split into its non-empty `segments`.
+    pub fn match_segments(&self, segments: &[&str]) -> Option<usize> {
+        if self.segments().len() != segments.len() {
+            return None;
+        }
+        self.count_params(segments.iter().copied())
+    }
+
+    /// The parameters the template fills from the request's segments `got`, if they match.
+    fn count_params<'p>(&self, mut got: impl Iterator<Item = &'p str>) -> Option<usize> {
         let mut want = self.segments().iter();
-        let mut got = path.split('/').filter(|s| !s.is_empty());
         let mut params = 0;
         loop {
             match (want.next(), got.next()) {
@@ -328,23 +340,6 @@ impl Operation {
                 _ => return None,
             }
         }
-    }
-
-    /// [`Operation::match_params`] of a path already split into its non-empty `segments`.
-    pub fn match_segments(&self, segments: &[&str]) -> Option<usize> {
-        let want = self.segments();
-        if want.len() != segments.len() {
-            return None;
-        }
-        let mut params = 0;
-        for (want, got) in want.iter().zip(segments) {
-            match want {
-                Segment::Param(_) => params += 1,
-                Segment::Literal(text) if **text == **got => {}
-                Segment::Literal(_) => return None,
-            }
-        }
-        Some(params)
     }
 
     /// The `{name}` segments of the template, filled from `path`; `None` if it does not match.

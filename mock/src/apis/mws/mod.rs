@@ -637,7 +637,7 @@ impl MwsApi {
                 .map_err(|e| MwsError::new("internal").with("detail", e.to_string()))?;
             self.to_stored(&plan, body)
         };
-        let (id, stored) = {
+        let (id, stored, doc) = {
             // The id is drawn under the write lock, so no other create or seed can take it.
             let mut store = self.store.write();
             let id = fresh_id(ctx, |id| store.contains_key(id)).ok_or_else(|| {
@@ -649,9 +649,8 @@ impl MwsApi {
             store.insert(id.clone(), doc.clone()).map_err(|refused| {
                 MwsError::new("internal").with("detail", format!("the mock refused: {refused}"))
             })?;
-            (id, (stored, doc))
+            (id, stored, doc)
         };
-        let (stored, doc) = stored;
         self.log.append(&stored, &doc);
         let mut location = String::with_capacity(128);
         location.push_str(ctx.public_origin());

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::fiql::Filter;
-use super::{essence, Call, Outcome, StoredEvent, VcloudApi};
+use super::{Call, Outcome, StoredEvent, VcloudApi};
+use crate::codec::without_parameters;
 use crate::mongo::DocView;
 use crate::timefmt::TimeFormat;
 use crate::wire::{query_pairs, Reply, Request};
@@ -230,7 +231,7 @@ impl VcloudApi {
             })
             .collect();
         let (page, total, pages) = listing.apply(rows);
-        let media_type = essence(&call.negotiated.media_type).to_owned();
+        let media_type = without_parameters(&call.negotiated.media_type).to_owned();
         let base = format!("{}/api/query", call.origin);
         let mut links = Vec::new();
         let mut link = |rel: &str, page: usize| {

@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 
 use crate::api::{self, Account, Api, Credential, Ctx, Registration};
 use crate::auth::{basic_credentials, secrets_equal};
-use crate::codec::Negotiated;
+use crate::codec::{without_parameters, Negotiated};
 use crate::compact::{CompactDoc, DocRef};
 use crate::config::MockConfig;
 use crate::errors::{self, ApiError};
@@ -223,11 +223,6 @@ fn uuid(ids: &IdGenerator) -> String {
         out.push_str(part);
     }
     out
-}
-
-/// The media type without its parameters.
-fn essence(media_type: &str) -> &str {
-    media_type.split(';').next().unwrap_or(media_type).trim()
 }
 
 fn version_key(version: &str) -> Vec<u64> {
@@ -755,7 +750,7 @@ impl VcloudApi {
             "otherAttributes": {},
             "link": links,
             "href": format!("{origin}/api/session/"),
-            "type": essence(&call.negotiated.media_type),
+            "type": without_parameters(&call.negotiated.media_type),
             "user": user.name,
             "userId": format!("{}{}", self.rules.event.user_urn_prefix, user.id),
             "org": user.org,
@@ -1029,7 +1024,7 @@ impl VcloudApi {
                 self.audit_event(
                     StoredEvent::of(&event),
                     &call.origin,
-                    essence(&call.negotiated.media_type),
+                    without_parameters(&call.negotiated.media_type),
                 ),
             )),
             None => Err(self.no_access(call.envelope, &self.rules.entities.event, id)),

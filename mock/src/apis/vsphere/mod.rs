@@ -907,7 +907,6 @@ impl VsphereApi {
                 }
             }
         }
-        drop(inventory);
         Ok(event)
     }
 
@@ -918,13 +917,14 @@ impl VsphereApi {
         body: &Value,
         now: DateTime<Utc>,
     ) -> Reply {
-        let event = match call.event.take() {
-            Some(Ok(event)) => event,
-            Some(Err(reply)) => return *reply,
-            None => match self.prepare_event(body) {
-                Ok(event) => event,
-                Err(reply) => return *reply,
-            },
+        // Prepared before the state lock by `answer`; prepared here otherwise.
+        let prepared = call
+            .event
+            .take()
+            .unwrap_or_else(|| self.prepare_event(body));
+        let mut event = match prepared {
+            Ok(event) => event,
+            Err(reply) => return *reply,
         };
         let mut chain = None;
         if self.policies.task_info == TaskInfoPolicy::Chain && body.get("taskInfo").is_some() {
@@ -934,7 +934,6 @@ impl VsphereApi {
                 None => return self.invalid_argument("taskInfo"),
             }
         }
-        let mut event = event;
         if self.policies.user_name == UserNamePolicy::Session {
             if let Some(user) = self.user_of(state, call) {
                 event.insert("userName".into(), Value::String(user.user_name.clone()));
